@@ -1,0 +1,3 @@
+"""Websocket routes (PROTOCOL.md: /ws/telephony/)."""
+
+websocket_urlpatterns: list = []
