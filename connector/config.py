@@ -161,7 +161,7 @@ def load_connector_config(env) -> ConnectorConfig:
             # Accept any capitalisation of the section name ("Asterisk").
             section = next((v for k, v in document.items() if k.lower() == "asterisk"), None)
         if not isinstance(section, dict):
-            raise ImproperlyConfigured(f"ASTERISK_CONFIG_FILE: {path} has no \"asterisk\" object")
+            raise ImproperlyConfigured(f'ASTERISK_CONFIG_FILE: {path} has no "asterisk" object')
         known = {f.name.lower(): f.name for f in fields(ConnectorConfig)}
         for key, value in section.items():
             name = known.get(key.lower())

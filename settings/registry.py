@@ -6,8 +6,8 @@ Adding a setting means adding an entry here; the database holds only values.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -80,7 +80,11 @@ def _valid_host(host: str) -> bool:
         pass
     labels = host.rstrip(".").split(".")
     return all(
-        label and len(label) <= 63 and label[0] != "-" and label[-1] != "-" and all(c.isalnum() or c == "-" for c in label)
+        label
+        and len(label) <= 63
+        and label[0] != "-"
+        and label[-1] != "-"
+        and all(c.isalnum() or c == "-" for c in label)
         for label in labels
     ) and all(label.isascii() for label in labels)
 

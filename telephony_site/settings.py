@@ -114,9 +114,7 @@ if REDIS_URL:
     }
     if CHANNEL_LAYER_ENCRYPTION_KEY:
         _layer_config["symmetric_encryption_keys"] = [CHANNEL_LAYER_ENCRYPTION_KEY]
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": _layer_config}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": _layer_config}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
