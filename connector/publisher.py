@@ -1,0 +1,238 @@
+"""Events -> channel layer. The only module that knows channel-layer names.
+
+The channel layer is at-most-once: a failed ``group_send`` is logged once per
+outage and never raised to the AMI loop. Lines whose messages were lost get a
+``resync`` event when publishing works again, so their sockets send a fresh
+``hello`` snapshot (see docs/internals.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from connector.ami.events import LineEvent
+
+logger = logging.getLogger(__name__)
+
+CONNECTOR_GROUP = "connector.state"
+COMMAND_CHANNEL = "connector.commands"
+RESYNC = "resync"
+
+_GROUP_SAFE = re.compile(r"^[A-Za-z0-9_.\-]{1,80}$")
+
+
+def group_for_line(line: str) -> str:
+    """The group of every socket watching ``line``: ``line.305``.
+
+    A line with characters a group name may not hold (or a very long one) gets
+    a stable hashed name under a different prefix, so it can never collide.
+    """
+    if _GROUP_SAFE.match(line):
+        return f"line.{line}"
+    return "line-h." + hashlib.sha256(line.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def group_for_user(user_id: int | str) -> str:
+    """The group of every socket a user has open (profile and licence changes)."""
+    return f"user.{int(user_id)}"
+
+
+class EventSink(Protocol):
+    """What the publisher needs from the history writer."""
+
+    def submit(self, event: LineEvent, seq: int) -> None: ...
+
+    def record_connector_state(self, state: str, detail: str) -> None: ...
+
+    def load_line_seqs(self) -> dict[str, int]: ...
+
+
+def browser_message(event: LineEvent, seq: int) -> dict:
+    """The message a browser on ``event.line`` gets, with private ``_`` keys removed."""
+    message = {key: value for key, value in event.message().items() if not key.startswith("_")}
+    call = message.get("call")
+    if isinstance(call, dict):
+        message["call"] = {key: value for key, value in call.items() if not key.startswith("_")}
+    message["seq"] = seq
+    message["line"] = event.line
+    return message
+
+
+class Publisher:
+    """Numbers each line's events, records them, then sends them to the line's group."""
+
+    def __init__(
+        self,
+        channel_layer: Any,
+        history_writer: EventSink | None = None,
+        *,
+        send_timeout: float = 5.0,
+        retry_interval: float = 1.0,
+    ) -> None:
+        self.channel_layer = channel_layer
+        self.history_writer = history_writer
+        self.send_timeout = send_timeout
+        self.retry_interval = retry_interval
+        self.seqs: dict[str, int] = {}
+        self.sent = 0
+        self.failed = 0
+        self._outage = False
+        self._resync_lines: set[str] = set()
+        self._connector_state: dict | None = None
+        self._connector_pending = False
+        self._recovery: asyncio.Task | None = None
+        self._drop: list[str | None] = []
+
+    # -- start-up ---------------------------------------------------------
+
+    async def load_seqs(self, resync: bool = True) -> None:
+        """Continue every line's ``seq`` from ``LineState`` (a restarted worker).
+
+        With ``resync``, every known line is told to resync, because events the
+        previous worker numbered may not have reached the database.
+        """
+        if self.history_writer is None:
+            return
+        from asgiref.sync import sync_to_async
+
+        try:
+            loaded = await sync_to_async(self.history_writer.load_line_seqs, thread_sensitive=False)()
+        except Exception:
+            logger.warning("Could not load line counters; numbering starts again at 1", exc_info=True)
+            return
+        for line, seq in loaded.items():
+            self.seqs[line] = max(self.seqs.get(line, 0), seq)
+        if resync and loaded:
+            await self.resync_lines(loaded.keys())
+
+    # -- publishing -------------------------------------------------------
+
+    def next_seq(self, line: str) -> int:
+        """Take the next number of ``line``'s counter."""
+        seq = self.seqs.get(line, 0) + 1
+        self.seqs[line] = seq
+        return seq
+
+    async def publish(self, events: Iterable[LineEvent]) -> None:
+        """Number, record and send ``events`` in order. Never raises on layer errors."""
+        for event in events:
+            seq = self.next_seq(event.line)
+            if self.history_writer is not None:
+                # Recorded before it is sent: the database is always a prefix of the stream.
+                self.history_writer.submit(event, seq)
+            message = browser_message(event, seq)
+            if self._take_drop(event.line):
+                logger.debug("Test hook dropped %s seq %s for line %s", event.type, seq, event.line)
+                continue
+            if self._outage:
+                # Lost by design; the line resyncs when the layer is back.
+                self._resync_lines.add(event.line)
+                continue
+            await self._send(group_for_line(event.line), {"type": "call.event", "event": message}, event.line)
+
+    async def publish_connector_state(self, state: str, detail: str = "") -> None:
+        """Tell every open socket the AMI link state (``connected``/``reconnecting``/``down``)."""
+        self._connector_state = {"type": "connector.state", "state": state, "detail": detail}
+        if self.history_writer is not None:
+            self.history_writer.record_connector_state(state, detail)
+        if self._outage:
+            self._connector_pending = True
+            return
+        await self._send(CONNECTOR_GROUP, dict(self._connector_state), None)
+
+    async def resync_lines(self, lines: Iterable[str]) -> None:
+        """Ask every socket of ``lines`` to send its browser a fresh snapshot."""
+        for line in lines:
+            if self._outage:
+                self._resync_lines.add(line)
+            else:
+                await self._send(group_for_line(line), self._resync_message(line), line)
+
+    def drop_next(self, line: str | None = None) -> None:
+        """Test hook: number but do not send the next event (of ``line``, or of any line)."""
+        self._drop.append(line)
+
+    @property
+    def in_outage(self) -> bool:
+        """True while the channel layer refuses messages."""
+        return self._outage
+
+    async def close(self) -> None:
+        """Stop the recovery task, if one runs."""
+        if self._recovery is not None:
+            self._recovery.cancel()
+            try:
+                await self._recovery
+            except asyncio.CancelledError:
+                pass
+            self._recovery = None
+
+    # -- internals --------------------------------------------------------
+
+    def _take_drop(self, line: str) -> bool:
+        for index, wanted in enumerate(self._drop):
+            if wanted is None or wanted == line:
+                del self._drop[index]
+                return True
+        return False
+
+    def _resync_message(self, line: str) -> dict:
+        return {"type": "call.event", "event": {"type": RESYNC, "line": line, "seq": self.seqs.get(line, 0)}}
+
+    async def _group_send(self, group: str, message: dict) -> None:
+        await asyncio.wait_for(self.channel_layer.group_send(group, message), self.send_timeout)
+
+    async def _send(self, group: str, message: dict, line: str | None) -> bool:
+        try:
+            await self._group_send(group, message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.failed += 1
+            self._start_outage(exc)
+            if line is not None:
+                self._resync_lines.add(line)
+            else:
+                self._connector_pending = True
+            return False
+        self.sent += 1
+        return True
+
+    def _start_outage(self, exc: BaseException) -> None:
+        if self._outage:
+            return
+        self._outage = True
+        logger.error(
+            "Channel layer unavailable (%s: %s); events are not delivered until it returns",
+            type(exc).__name__,
+            exc,
+        )
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self) -> None:
+        """Probe the layer until it works, then resync every line that lost messages."""
+        while True:
+            await asyncio.sleep(self.retry_interval)
+            try:
+                if self._connector_state is not None:
+                    await self._group_send(CONNECTOR_GROUP, dict(self._connector_state))
+                    self._connector_pending = False
+                lines = sorted(self._resync_lines)
+                for line in lines:
+                    await self._group_send(group_for_line(line), self._resync_message(line))
+                    self._resync_lines.discard(line)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                continue
+            if self._resync_lines:
+                continue  # more lines lost messages while we were resyncing
+            self._outage = False
+            logger.warning("Channel layer is back; %d line(s) told to resync", len(lines))
+            return
