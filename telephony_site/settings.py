@@ -16,8 +16,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 
+_TRUE_WORDS = {"true", "1", "yes", "on"}
+_FALSE_WORDS = {"false", "0", "no", "off", ""}
+
+
 def _read(name: str, cast, default):
     """Read one variable; a value that cannot be cast names the variable."""
+    if cast is bool and name in env.ENVIRON:
+        # django-environ reads any unknown word as False; a typo must not switch hardening off.
+        word = env.ENVIRON[name].strip().lower()
+        if word not in _TRUE_WORDS | _FALSE_WORDS:
+            raise ImproperlyConfigured(f"{name}: expected true or false, got {env.ENVIRON[name]!r}")
+        return word in _TRUE_WORDS
     try:
         return env(name, cast=cast, default=default)
     except (ValueError, TypeError) as exc:
