@@ -94,7 +94,13 @@ def test_refusal_says_what_is_accepted():
 
 @pytest.mark.parametrize(
     "value",
-    ["ws://localhost:2013", "wss://127.0.0.1:2014", "ws://10.0.0.5:2013", "wss://[2001:db8::1]:2014", "ws://[::1]:2013"],
+    [
+        "ws://localhost:2013",
+        "wss://127.0.0.1:2014",
+        "ws://10.0.0.5:2013",
+        "wss://[2001:db8::1]:2014",
+        "ws://[::1]:2013",
+    ],
 )
 def test_it_warns_for_an_ip_address_or_localhost(value):
     warnings = server_node_warnings(value)
