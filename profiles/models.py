@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# \Z, not $: "$" would accept a trailing newline ("305\n") and let it reach AMI.
 line_validator = RegexValidator(
-    r"^[A-Za-z0-9_.\-]{1,40}$",
+    r"^[A-Za-z0-9_.\-]{1,40}\Z",
     _("Use letters, digits and _ . - only (at most 40 characters)."),
     code="invalid_line",
 )
 context_validator = RegexValidator(
-    r"^[A-Za-z0-9_.\-]{1,79}$",
+    r"^[A-Za-z0-9_.\-]{1,79}\Z",
     _("Not an Asterisk context name: use letters, digits and _ . - only."),
     code="invalid_context",
 )
@@ -55,6 +57,53 @@ class Profile(models.Model):
         self.line = self.line or None
         super().save(*args, **kwargs)
 
+    def clean(self) -> None:
+        """Model-level rules shared by the profile page, the admin and any other path."""
+        super().clean()
+        self.check_seat()
+
+    def validate_unique(self, exclude=None) -> None:
+        """One line per user; the error names who holds the line."""
+        exclude = set(exclude or ())
+        if "line" not in exclude and self.line:
+            holder = Profile.objects.filter(line=self.line).exclude(pk=self.pk).select_related("user").first()
+            if holder is not None:
+                raise ValidationError(
+                    {
+                        "line": _("Line %(line)s is already used by %(holder)s.")
+                        % {"line": self.line, "holder": holder.holder_name}
+                    },
+                    code="line_taken",
+                )
+            exclude.add("line")
+        super().validate_unique(exclude=exclude)
+
+    def check_seat(self) -> None:
+        """Refuse a newly granted seat when every seat of the licence pool is in use."""
+        if not self.has_seat:
+            return
+        if self.pk and Profile.objects.filter(pk=self.pk, has_seat=True).exists():
+            return  # already holds it: keeping a seat never needs a free one
+        pool = LicencePool.get()
+        used = Profile.objects.filter(has_seat=True).exclude(pk=self.pk).count()
+        if used >= pool.seats:
+            raise ValidationError(
+                {
+                    "has_seat": _(
+                        "No telephony licence is free: %(used)s of %(total)s seats are in use. "
+                        "Raise the number of seats or revoke a seat first."
+                    )
+                    % {"used": used, "total": pool.seats}
+                },
+                code="no_free_seat",
+            )
+
+    @property
+    def holder_name(self) -> str:
+        """The username, with the full name when there is one: "alice (Alice Smith)"."""
+        full_name = self.user.get_full_name()
+        return f"{self.user.get_username()} ({full_name})" if full_name else self.user.get_username()
+
     @classmethod
     def for_user(cls, user) -> Profile:
         """The user's profile, created on first use."""
@@ -79,6 +128,19 @@ class LicencePool(models.Model):
     def __str__(self) -> str:
         return str(_("%(used)s of %(total)s seats used") % {"used": self.used, "total": self.seats})
 
+    def clean(self) -> None:
+        """The number of seats may not drop below the seats already granted."""
+        super().clean()
+        used = self.used
+        if self.seats is not None and self.seats < used:
+            raise ValidationError(
+                {
+                    "seats": _("%(used)s seats are granted; revoke seats before lowering the total to %(total)s.")
+                    % {"used": used, "total": self.seats}
+                },
+                code="seats_below_used",
+            )
+
     @classmethod
     def get(cls) -> LicencePool:
         """The single pool row, created on first use."""
@@ -87,4 +149,5 @@ class LicencePool(models.Model):
 
     @property
     def used(self) -> int:
+        """How many users hold a seat now."""
         return Profile.objects.filter(has_seat=True).count()
