@@ -190,3 +190,10 @@ ORIGINATE_RATE_WINDOW = _read("ORIGINATE_RATE_WINDOW", int, 60)
 WRAP_UP_SECONDS = _read("WRAP_UP_SECONDS", int, 30)
 # Websocket token lifetime (seconds) for a messaging node on another host/port.
 WS_TOKEN_MAX_AGE = _read("WS_TOKEN_MAX_AGE", int, 300)
+# Number prefixes that may never be dialled from the panel (comma-separated, e.g. "00,0900").
+try:
+    from connector.numbers import check_denied_prefixes  # noqa: E402
+
+    ORIGINATE_DENIED_PREFIXES = check_denied_prefixes(_read("ORIGINATE_DENIED_PREFIXES", list, []))
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
