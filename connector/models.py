@@ -59,13 +59,25 @@ class Call(models.Model):
         verbose_name_plural = _("call history")
         ordering = ["-started_at"]
         constraints = [models.UniqueConstraint(fields=["line", "call_id"], name="unique_call_per_line")]
+        indexes = [
+            # The operator's own history page, newest first.
+            models.Index(fields=["user", "-started_at"], name="call_user_started"),
+            # Support looks calls up by Asterisk's Linkedid.
+            models.Index(fields=["linkedid"], name="call_linkedid"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.line} {self.direction} {self.remote_number or ''} ({self.state})"
 
     @property
     def is_missed(self) -> bool:
-        return self.direction == Direction.INBOUND and self.answered_at is None and self.state == CallState.ENDED
+        """An inbound call that ended unanswered on this line (taken by a colleague does not count)."""
+        return (
+            self.direction == Direction.INBOUND
+            and self.state == CallState.ENDED
+            and self.answered_at is None
+            and self.end_reason != EndReason.ANSWERED_ELSEWHERE
+        )
 
     def as_protocol(self) -> dict:
         """The call object exactly as PROTOCOL.md names its fields."""

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from channels.db import database_sync_to_async
+
 from connector.ami.events import LineEvent
 
 logger = logging.getLogger(__name__)
@@ -98,10 +100,8 @@ class Publisher:
         """
         if self.history_writer is None:
             return
-        from asgiref.sync import sync_to_async
-
         try:
-            loaded = await sync_to_async(self.history_writer.load_line_seqs, thread_sensitive=False)()
+            loaded = await database_sync_to_async(self.history_writer.load_line_seqs)()
         except Exception:
             logger.warning("Could not load line counters; numbering starts again at 1", exc_info=True)
             return
