@@ -111,7 +111,12 @@ def test_agent_state_is_kept_when_later_events_only_move_seq(writer):
     )
     write(writer, (3, LineEvent("305", "call.answered", call("c1", **ANSWERED))))
     state = LineState.objects.get(line="305")
-    assert (state.seq, state.agent_state, state.agent_reason, state.agent_queues) == (3, "not_ready", "in call", ["support"])
+    assert (state.seq, state.agent_state, state.agent_reason, state.agent_queues) == (
+        3,
+        "not_ready",
+        "in call",
+        ["support"],
+    )
 
 
 def test_live_snapshot_has_only_calls_that_have_not_ended(writer, alice):
@@ -204,10 +209,13 @@ def test_a_bad_record_is_dropped_without_blocking_the_others(writer, caplog):
 
 
 def test_untrusted_text_is_stored_safely(writer):
-    name = "=HYPERLINK(\"x\")\x00" + "Ж" * 300
+    name = '=HYPERLINK("x")\x00' + "Ж" * 300
     write(
         writer,
-        (1, LineEvent("305", "call.ringing", call("c1", remote_name=name, extra={"k\x00": "v\x00", "n": [1, "a\x00"]}))),
+        (
+            1,
+            LineEvent("305", "call.ringing", call("c1", remote_name=name, extra={"k\x00": "v\x00", "n": [1, "a\x00"]})),
+        ),
     )
     row = Call.objects.get(call_id="c1")
     assert "\x00" not in row.remote_name and len(row.remote_name) == 200
