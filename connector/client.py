@@ -1,0 +1,603 @@
+"""The asyncio AMI client: the only code that touches the AMI socket.
+
+It connects, logs in (plain or MD5 challenge), keeps the link alive with Ping,
+matches responses to actions by ActionID, reconnects with exponential backoff
+and jitter, and resyncs (CoreShowChannels + QueueStatus) after every login and
+on ``FullyBooted``. Actions in flight when the link drops fail at once with
+``pbx_disconnected`` and are never re-sent. Events reach consumers through a
+bounded buffer, so a slow consumer can never stall the read loop: on overflow
+events are dropped and a resync is scheduled instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from connector.ami.actions import ActionIdGenerator, build_action
+from connector.ami.framing import Framer
+from connector.ami.message import Message
+
+logger = logging.getLogger(__name__)
+
+CONNECTED = "connected"
+RECONNECTING = "reconnecting"
+DOWN = "down"
+AUTH_FAILED = "ami_auth_failed"
+
+_SECRET_LINE = re.compile(rb"(?im)^(Secret|Key): [^\r\n]*")
+
+EventCallback = Callable[[Message, float], "Awaitable[None] | None"]
+ResyncCallback = Callable[[list[Message], list[Message]], "Awaitable[None] | None"]
+StateCallback = Callable[[str, str], "Awaitable[None] | None"]
+RawHook = Callable[[str, bytes, float], None]
+
+
+@dataclass
+class ActionResult:
+    """An action's answer: the Response, and the items of a list reply (or the awaited event)."""
+
+    response: Message
+    items: list[Message] = field(default_factory=list)
+    complete: Message | None = None
+
+
+class _Pending:
+    __slots__ = ("future", "action", "until_event", "result", "in_list")
+
+    def __init__(self, future: asyncio.Future, action: str, until_event: str | None) -> None:
+        self.future = future
+        self.action = action
+        self.until_event = until_event
+        self.result: ActionResult | None = None
+        self.in_list = False
+
+
+class Correlator:
+    """ActionID matching: plain replies, ``EventList`` replies, and replies awaiting one event."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, _Pending] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def expect(self, action_id: str, action: str, until_event: str | None = None) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = _Pending(future, action, until_event)
+        return future
+
+    def forget(self, action_id: str) -> None:
+        self._pending.pop(action_id, None)
+
+    def feed_response(self, message: Message) -> bool:
+        pending = self._pending.get(message.action_id or "")
+        if pending is None:
+            return False
+        if (message.response or "").lower() == "error":
+            self._finish(message.action_id, error=message.get("Message") or "Asterisk refused the action")
+            return True
+        pending.result = ActionResult(message)
+        if (message.get("EventList") or "").lower() == "start":
+            pending.in_list = True
+        elif pending.until_event is None:
+            self._finish(message.action_id)
+        return True
+
+    def feed_event(self, message: Message) -> bool:
+        """True when the event belongs to a pending list reply (it is then not a live event)."""
+        action_id = message.action_id
+        pending = self._pending.get(action_id or "")
+        if pending is None or pending.result is None:
+            return False
+        if pending.in_list:
+            if (message.get("EventList") or "").lower() == "complete":
+                pending.result.complete = message
+                expected = message.get("ListItems")
+                if expected and expected.isdigit() and int(expected) != len(pending.result.items):
+                    logger.warning(
+                        "%s list: ListItems says %s, received %d", pending.action, expected, len(pending.result.items)
+                    )
+                self._finish(action_id)
+            else:
+                pending.result.items.append(message)
+            return True
+        if pending.until_event and message.event == pending.until_event:
+            pending.result.items.append(message)
+            self._finish(action_id)
+        return False
+
+    def fail_all(self, make_error: Callable[[], Exception]) -> int:
+        count = 0
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(make_error())
+                count += 1
+        self._pending.clear()
+        return count
+
+    def _finish(self, action_id: str, error: str | None = None) -> None:
+        pending = self._pending.pop(action_id)
+        if pending.future.done():
+            return
+        if error is not None:
+            pending.future.set_exception(AmiActionError("pbx_error", error))
+        else:
+            pending.future.set_result(pending.result)
+
+
+class AmiActionError(Exception):
+    """An action that did not succeed: ``code`` is ``pbx_timeout``, ``pbx_disconnected`` or ``pbx_error``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class _LinkLost(Exception):
+    """The current connection is over (EOF, reset, Ping deadline, Shutdown)."""
+
+
+class _AuthRejected(Exception):
+    """Asterisk refused the Login."""
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Where to connect and how patient to be. Times are seconds."""
+
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = ""
+    secret: str = field(default="", repr=False)
+    auth_type: str = "plain"  # "plain" or "md5" (Challenge/Login with Key)
+    events: str = "on"  # Login's Events header: "on", "off" or a class mask such as "call,agent"
+    event_filters: tuple[str, ...] = ()  # AMI Filter expressions, e.g. "!Event: RTCP*"
+    connect_timeout: float = 5.0
+    login_timeout: float = 5.0
+    action_timeout: float = 10.0
+    list_timeout: float = 30.0
+    ping_interval: float = 10.0
+    ping_timeout: float = 5.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    backoff_jitter: float = 0.2
+    auth_retry_interval: float = 60.0
+    fully_booted_wait: float = 5.0
+    resync_queues: bool = True
+    event_buffer: int = 10000
+
+    @classmethod
+    def from_config(cls, config, **overrides) -> ClientOptions:
+        """Options from a :class:`connector.config.ConnectorConfig`, with keyword overrides."""
+        options = cls(
+            host=config.url,
+            port=config.port,
+            username=config.userName,
+            secret=config.secret,
+            auth_type=getattr(config, "authType", "plain"),
+            events=getattr(config, "events", "on"),
+            event_filters=tuple(getattr(config, "eventFilter", ())),
+            action_timeout=getattr(config, "actionTimeout", cls.action_timeout),
+            ping_interval=getattr(config, "pingInterval", cls.ping_interval),
+            ping_timeout=getattr(config, "pingTimeout", cls.ping_timeout),
+        )
+        return replace(options, **overrides)
+
+
+class Backoff:
+    """Exponential delays (base doubling up to cap) with +/- ``jitter`` spread."""
+
+    def __init__(self, base: float, cap: float, jitter: float, rng: random.Random | None = None) -> None:
+        self.base = base
+        self.cap = cap
+        self.jitter = jitter
+        self.attempt = 0
+        self._rng = rng or random.Random()
+
+    def next(self) -> float:
+        """The delay before the next attempt; each call doubles the nominal delay."""
+        nominal = min(self.cap, self.base * (2**self.attempt))
+        self.attempt += 1
+        return nominal * self._rng.uniform(1 - self.jitter, 1 + self.jitter)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+async def _call(callback: Callable | None, *args) -> None:
+    """Call a sync or async callback; a failing consumer is logged, never raised into the client."""
+    if callback is None:
+        return
+    try:
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            await result
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("AMI consumer callback %r failed", getattr(callback, "__name__", callback))
+
+
+class AmiClient:
+    """One AMI connection, kept up for as long as :meth:`run` runs.
+
+    Callbacks may be plain functions or coroutines; they run in order on a
+    dispatcher task, never on the read loop:
+    ``on_event(message, at)`` (``at`` is the Unix time the bytes arrived),
+    ``on_resync(channels, queue_status)``, ``on_state(state, detail)``.
+    ``on_raw(direction, data, monotonic_time)`` sees every chunk in and out
+    (Secret/Key values masked) and is called synchronously from the socket code.
+    """
+
+    def __init__(
+        self,
+        options: ClientOptions,
+        *,
+        on_event: EventCallback | None = None,
+        on_resync: ResyncCallback | None = None,
+        on_state: StateCallback | None = None,
+        on_raw: RawHook | None = None,
+        action_ids: ActionIdGenerator | None = None,
+    ) -> None:
+        self.options = options
+        self.on_event = on_event
+        self.on_resync = on_resync
+        self.on_state = on_state
+        self.on_raw = on_raw
+        self.state = DOWN
+        self.state_detail = "not started"
+        self.logged_in = False
+        self.resync_needed = False
+        self.dropped_events = 0
+        self.resyncs = 0
+        self.backoff = Backoff(options.backoff_base, options.backoff_cap, options.backoff_jitter)
+        self._ids = action_ids or ActionIdGenerator()
+        self._correlator = Correlator()
+        self._writer: asyncio.StreamWriter | None = None
+        self._lost: asyncio.Future | None = None
+        self._booted: asyncio.Event | None = None
+        self._stopping = False
+        self._stop_event = asyncio.Event()
+        self._buffer: deque = deque()
+        self._buffer_ready = asyncio.Event()
+        self._connected_event = asyncio.Event()
+        self._resync_task: asyncio.Task | None = None
+
+    # -- public API -------------------------------------------------------
+
+    @property
+    def pending_count(self) -> int:
+        """Actions waiting for their answer (0 after every timeout and disconnect)."""
+        return len(self._correlator)
+
+    async def run(self) -> None:
+        """Connect, serve and reconnect until :meth:`stop` is called."""
+        dispatcher = asyncio.create_task(self._dispatch_loop(), name="ami-dispatch")
+        try:
+            while not self._stopping:
+                delay = await self._one_connection()
+                if self._stopping:
+                    break
+                try:
+                    await asyncio.wait_for(self._stop_event.wait(), delay)
+                except TimeoutError:
+                    pass
+        finally:
+            self._set_state(DOWN, "stopped")
+            await self._drain_dispatcher(dispatcher)
+
+    async def stop(self) -> None:
+        """Log off (briefly) and end :meth:`run`."""
+        if self._stopping:
+            return
+        if self.logged_in:
+            try:
+                await self.send_action("Logoff", timeout=1.0)
+            except AmiActionError:
+                pass
+        self._stopping = True
+        self._stop_event.set()
+        self._lose("stopped")
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until logged in (raises ``TimeoutError``)."""
+        await asyncio.wait_for(self._connected_event.wait(), timeout)
+
+    async def send_action(
+        self,
+        action: str,
+        fields: Mapping[str, object] | None = None,
+        *,
+        variables: Mapping[str, object] | None = None,
+        timeout: float | None = None,
+        until_event: str | None = None,
+    ) -> ActionResult:
+        """Send one action and wait for its answer.
+
+        Returns the Response plus, for list actions (``EventList: start``), the
+        list's events; with ``until_event`` (e.g. ``OriginateResponse``) also
+        waits for that event with the same ActionID. Raises
+        :class:`AmiActionError`: ``pbx_error`` (Asterisk's Message),
+        ``pbx_timeout``, or ``pbx_disconnected`` (not logged in, or the link
+        dropped before the answer; the action is never re-sent).
+        Unsafe values raise ``UnsafeActionValue`` before anything is sent.
+        """
+        if not self.logged_in or self._writer is None:
+            raise AmiActionError("pbx_disconnected", "not connected to Asterisk")
+        return await self._request(action, fields, variables=variables, timeout=timeout, until_event=until_event)
+
+    # -- one connection ---------------------------------------------------
+
+    async def _one_connection(self) -> float:
+        """Connect, log in and serve until the link is lost; return the delay before the next try."""
+        opts = self.options
+        self._lost = asyncio.get_running_loop().create_future()
+        self._booted = asyncio.Event()
+        tasks: list[asyncio.Task] = []
+        try:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(opts.host, opts.port), opts.connect_timeout
+                )
+            except (OSError, TimeoutError) as exc:
+                reason = f"cannot connect to {opts.host}:{opts.port}: {exc or 'timed out'}"
+                self._set_state(DOWN if self.state != RECONNECTING else RECONNECTING, reason)
+                logger.warning("AMI %s", reason)
+                return self.backoff.next()
+            self._writer = writer
+            banner = asyncio.get_running_loop().create_future()
+            tasks.append(asyncio.create_task(self._read_loop(reader, banner), name="ami-read"))
+            try:
+                await asyncio.wait_for(self._login(banner), opts.login_timeout)
+            except _AuthRejected as exc:
+                logger.error(
+                    "AMI login refused for user %r at %s:%s: %s (next try in %.0f s)",
+                    opts.username,
+                    opts.host,
+                    opts.port,
+                    exc,
+                    opts.auth_retry_interval,
+                )
+                self._set_state(AUTH_FAILED, f"login refused for user {opts.username!r} at {opts.host}:{opts.port}")
+                return max(opts.auth_retry_interval, self.backoff.next())
+            except (TimeoutError, AmiActionError, _LinkLost) as exc:
+                reason = "no answer to Login" if isinstance(exc, TimeoutError) else str(exc)
+                logger.warning("AMI login at %s:%s failed: %s", opts.host, opts.port, reason)
+                self._set_state(DOWN, f"login failed: {reason}")
+                return self.backoff.next()
+            self.logged_in = True
+            self.backoff.reset()
+            self._connected_event.set()
+            logger.info("AMI logged in at %s:%s as %r", opts.host, opts.port, opts.username)
+            self._set_state(CONNECTED, f"{opts.host}:{opts.port}")
+            tasks.append(asyncio.create_task(self._ping_loop(), name="ami-ping"))
+            tasks.append(asyncio.create_task(self._after_login(), name="ami-after-login"))
+            reason = await self._lost
+            if not self._stopping:
+                logger.warning("AMI link lost: %s", reason)
+                self._set_state(RECONNECTING, reason)
+            return self.backoff.next()
+        finally:
+            self._close_connection(tasks)
+
+    def _close_connection(self, tasks: list[asyncio.Task]) -> None:
+        self.logged_in = False
+        self._connected_event.clear()
+        for task in tasks:
+            task.cancel()
+        if self._resync_task is not None:
+            self._resync_task.cancel()
+            self._resync_task = None
+        if self._writer is not None:
+            self._writer.transport.abort()
+            self._writer = None
+        failed = self._correlator.fail_all(lambda: AmiActionError("pbx_disconnected", "the link to Asterisk dropped"))
+        if failed:
+            logger.warning("AMI link dropped with %d action(s) in flight; they fail and are not re-sent", failed)
+
+    def _lose(self, reason: str) -> None:
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(reason)
+
+    async def _login(self, banner: asyncio.Future) -> None:
+        opts = self.options
+        await banner
+        fields: dict[str, object] = {"Username": opts.username}
+        if opts.auth_type == "md5":
+            challenge = await self._request("Challenge", {"AuthType": "MD5"}, pre_login=True)
+            nonce = challenge.response.get("Challenge") or ""
+            fields["AuthType"] = "MD5"
+            fields["Key"] = hashlib.md5((nonce + opts.secret).encode()).hexdigest()
+        else:
+            fields["Secret"] = opts.secret
+        fields["Events"] = opts.events
+        try:
+            await self._request("Login", fields, pre_login=True)
+        except AmiActionError as exc:
+            if exc.code == "pbx_error":
+                raise _AuthRejected(exc.message) from None
+            raise
+
+    async def _after_login(self) -> None:
+        """Install filters, then resync once Asterisk says it is fully booted (or after a grace time)."""
+        for expression in self.options.event_filters:
+            try:
+                await self._request("Filter", {"Operation": "Add", "Filter": expression})
+            except AmiActionError as exc:
+                logger.warning("AMI Filter %r not accepted: %s", expression, exc.message)
+        try:
+            await asyncio.wait_for(self._booted.wait(), self.options.fully_booted_wait)
+        except TimeoutError:
+            logger.info("No FullyBooted within %g s of login; resyncing anyway", self.options.fully_booted_wait)
+            self._booted.set()
+        self._start_resync()
+
+    # -- reading ----------------------------------------------------------
+
+    async def _read_loop(self, reader: asyncio.StreamReader, banner: asyncio.Future) -> None:
+        framer = Framer()  # a fresh framer per connection: a partial message never survives a drop
+        try:
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    raise _LinkLost("connection closed by Asterisk")
+                at = time.time()
+                if self.on_raw is not None:
+                    self.on_raw("in", chunk, time.monotonic())
+                for message in framer.feed(chunk):
+                    if message.banner is not None:
+                        if not banner.done():
+                            banner.set_result(message.banner)
+                        continue
+                    self._handle(message, at)
+        except asyncio.CancelledError:
+            raise
+        except _LinkLost as exc:
+            self._lose(str(exc))
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            self._lose(f"connection error: {exc}")
+        finally:
+            if not banner.done():
+                banner.set_exception(_LinkLost("connection closed before the banner"))
+                banner.exception()  # mark retrieved: nobody may be waiting any more
+
+    def _handle(self, message: Message, at: float) -> None:
+        """Route one message: an answer to its action, or an event to the consumers."""
+        if message.event is None:
+            if not self._correlator.feed_response(message):
+                logger.info("Dropped AMI response with unknown or missing ActionID %r", message.action_id)
+            return
+        if self._correlator.feed_event(message):
+            return  # an item of a list reply, delivered with its action
+        name = message.event
+        if name == "FullyBooted" and self._booted is not None:
+            if not self._booted.is_set():
+                self._booted.set()  # it may share a read with the Login response: _after_login resyncs
+            elif self.logged_in:
+                self._start_resync()  # a later FullyBooted: Asterisk's core restarted behind us
+        elif name == "Shutdown":
+            self._lose(f"Asterisk is shutting down ({message.get('Shutdown') or 'no reason given'})")
+        self._enqueue(("event", message, at))
+
+    # -- writing and waiting ----------------------------------------------
+
+    async def _request(
+        self,
+        action: str,
+        fields: Mapping[str, object] | None,
+        *,
+        variables: Mapping[str, object] | None = None,
+        timeout: float | None = None,
+        until_event: str | None = None,
+        pre_login: bool = False,
+    ) -> ActionResult:
+        action_id = self._ids()
+        data = build_action(action, fields, action_id, variables)
+        writer = self._writer
+        if writer is None or (not pre_login and not self.logged_in):
+            raise AmiActionError("pbx_disconnected", "not connected to Asterisk")
+        if timeout is None:
+            timeout = self.options.action_timeout
+        future = self._correlator.expect(action_id, action, until_event)
+        try:
+            writer.write(data)
+            if self.on_raw is not None:
+                self.on_raw("out", _SECRET_LINE.sub(rb"\1: ********", data), time.monotonic())
+            logger.debug("AMI -> %s %s", action, action_id)
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise AmiActionError("pbx_timeout", f"Asterisk did not answer {action} within {timeout:g} s") from None
+        finally:
+            self._correlator.forget(action_id)
+
+    async def _ping_loop(self) -> None:
+        opts = self.options
+        while True:
+            await asyncio.sleep(opts.ping_interval)
+            try:
+                await self._request("Ping", None, timeout=opts.ping_timeout)
+            except AmiActionError as exc:
+                if exc.code == "pbx_timeout":
+                    self._lose(f"no answer to Ping within {opts.ping_timeout:g} s")
+                    return
+                if exc.code == "pbx_disconnected":
+                    return
+
+    # -- resync -----------------------------------------------------------
+
+    def _start_resync(self) -> None:
+        if self._resync_task is not None and not self._resync_task.done():
+            return
+        self._resync_task = asyncio.create_task(self._resync(), name="ami-resync")
+
+    async def _resync(self) -> None:
+        """CoreShowChannels + QueueStatus, handed to ``on_resync`` in event order."""
+        self.resync_needed = False
+        try:
+            channels = await self._request("CoreShowChannels", None, timeout=self.options.list_timeout)
+            queues = None
+            if self.options.resync_queues:
+                queues = await self._request("QueueStatus", None, timeout=self.options.list_timeout)
+        except AmiActionError as exc:
+            logger.warning("AMI resync failed: %s", exc)
+            self.resync_needed = exc.code != "pbx_disconnected"
+            return
+        self.resyncs += 1
+        self._enqueue(("resync", channels.items, queues.items if queues else []), force=True)
+
+    # -- delivery to consumers --------------------------------------------
+
+    def _enqueue(self, item: tuple, force: bool = False) -> None:
+        if not force and len(self._buffer) >= self.options.event_buffer:
+            self.dropped_events += 1
+            if not self.resync_needed:
+                logger.warning("AMI event buffer full (%d); dropping events until a resync", len(self._buffer))
+            self.resync_needed = True
+            return
+        self._buffer.append(item)
+        self._buffer_ready.set()
+
+    def _set_state(self, state: str, detail: str) -> None:
+        self.state_detail = detail
+        if state == self.state:
+            return
+        self.state = state
+        self._enqueue(("state", state, detail), force=True)
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            if not self._buffer:
+                self._buffer_ready.clear()
+                await self._buffer_ready.wait()
+                continue
+            item = self._buffer.popleft()
+            kind = item[0]
+            if kind == "event":
+                await _call(self.on_event, item[1], item[2])
+            elif kind == "resync":
+                await _call(self.on_resync, item[1], item[2])
+            else:
+                await _call(self.on_state, item[1], item[2])
+            if self.resync_needed and self.logged_in and len(self._buffer) < self.options.event_buffer // 2:
+                self._start_resync()
+
+    async def _drain_dispatcher(self, dispatcher: asyncio.Task) -> None:
+        """Let queued callbacks finish (briefly), then stop the dispatcher."""
+        deadline = time.monotonic() + 2.0
+        while self._buffer and time.monotonic() < deadline and not dispatcher.done():
+            await asyncio.sleep(0.01)
+        dispatcher.cancel()
+        try:
+            await dispatcher
+        except asyncio.CancelledError:
+            pass
