@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
-_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_\-()]*$")
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_\-()]*")  # used with fullmatch: "$" would let a final LF through
 
 
 class UnsafeActionValue(ValueError):
@@ -52,23 +52,27 @@ def build_action(
     """Serialise one action. Booleans become ``true``/``false``; ``None`` values are left out.
 
     ``variables`` become repeated ``Variable: name=value`` headers.
-    Raises :class:`UnsafeActionValue` for any CR, LF or NUL in a key or value.
+    Raises :class:`UnsafeActionValue` for any CR, LF or NUL in a key or value, and for text
+    that is not valid Unicode (a lone surrogate).
     """
-    if not _KEY.match(action or ""):
-        raise UnsafeActionValue("Action", "not an action name")
+    if not _KEY.fullmatch(action or ""):
+        raise UnsafeActionValue("Action", f"{action!r} is not an action name")
     lines = [f"Action: {action}"]
     if action_id is not None:
         lines.append(f"ActionID: {_check('ActionID', action_id)}")
     for key, value in (fields or {}).items():
         if value is None:
             continue
-        if not _KEY.match(key) or key.lower() in ("action", "actionid"):
-            raise UnsafeActionValue(key, "not a permitted header name")
+        if not _KEY.fullmatch(key) or key.lower() in ("action", "actionid"):
+            raise UnsafeActionValue(repr(key), "not a permitted header name")  # repr: no raw LF in logs
         if isinstance(value, bool):
             value = "true" if value else "false"
         lines.append(f"{key}: {_check(key, value)}")
     for name, value in (variables or {}).items():
-        if not _KEY.match(name):
+        if not _KEY.fullmatch(name):
             raise UnsafeActionValue("Variable", f"{name!r} is not a variable name")
         lines.append(f"Variable: {name}={_check(name, value)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    try:
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnsafeActionValue(action, "contains a lone surrogate, not text") from exc
