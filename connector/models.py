@@ -79,6 +79,15 @@ class Call(models.Model):
             and self.end_reason != EndReason.ANSWERED_ELSEWHERE
         )
 
+    @property
+    def talk_time(self) -> str:
+        """The talk duration as ``m:ss`` (``h:mm:ss`` past an hour); "" if never answered."""
+        if self.duration is None:
+            return ""
+        minutes, seconds = divmod(round(self.duration), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
     def as_protocol(self) -> dict:
         """The call object exactly as PROTOCOL.md names its fields."""
 

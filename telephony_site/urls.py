@@ -9,4 +9,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("telephony/token/", ws_token, name="telephony-token"),
     path("", include("profiles.urls")),
+    path("", include("connector.urls")),
 ]
