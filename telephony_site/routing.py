@@ -1,3 +1,9 @@
 """Websocket routes (PROTOCOL.md: /ws/telephony/)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from connector.consumers import TelephonyConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/telephony/", TelephonyConsumer.as_asgi()),
+]

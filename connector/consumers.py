@@ -1,0 +1,271 @@
+"""The operator's websocket at ``/ws/telephony/`` (PROTOCOL.md, "The socket").
+
+Authenticate (session or ``?token=``) -> check licence, line and settings ->
+join only the user's own line group -> accept -> ``hello`` snapshot -> forward
+that line's events. Commands are validated here and executed by the worker,
+which answers ``reply_to``; every command gets exactly one ``result``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from connector import socket_access
+from connector.commands import CommandError, parse_command, parse_ref
+from connector.publisher import COMMAND_CHANNEL, CONNECTOR_GROUP, group_for_line, group_for_user
+from connector.ratelimit import MessageRateGuard
+from connector.socket_access import (
+    CLOSE_FLOOD,
+    CLOSE_UNAUTHENTICATED,
+    Access,
+    Refusal,
+    check_access,
+    resolve_token_user,
+    session_fingerprint,
+    session_still_valid,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4096  # the largest valid command is far smaller
+COMMAND_TIMEOUT = 12.0  # the worker's own AMI timeout is 10 s; this covers a worker that is gone
+FLOOD_LIMIT = 30  # messages per second from one socket before it is closed with 4008
+
+
+def _live_snapshot(line: str) -> dict:
+    from connector.history import live_snapshot
+
+    return live_snapshot(line)
+
+
+class TelephonyConsumer(AsyncJsonWebsocketConsumer):
+    """One browser tab's live view of its operator's line, and its call-control commands."""
+
+    command_timeout = COMMAND_TIMEOUT
+
+    async def connect(self) -> None:
+        self.access: Access | None = None
+        self.joined: list[str] = []
+        self.hello_seq = 0
+        self.closing = False
+        self.by_token = False
+        self.pending: dict[int, tuple[object, asyncio.Task]] = {}
+        self.request_ids = itertools.count(1)
+        self.guard = MessageRateGuard(limit=FLOOD_LIMIT, window=1.0)
+        try:
+            self.user = await self._authenticate()
+            self.access = await database_sync_to_async(check_access)(self.user)
+        except Refusal as refusal:
+            await self._refuse(refusal, accepted=False)
+            return
+        await self._join(self.access)
+        await self.accept()
+        await self.send_hello()
+
+    async def disconnect(self, code: int) -> None:
+        for _ref, timer in getattr(self, "pending", {}).values():
+            timer.cancel()
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined = []
+
+    # --- authentication and access ----------------------------------------------
+
+    async def _authenticate(self):
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        tokens = query.get("token")
+        if tokens:
+            self.by_token = True
+            return await database_sync_to_async(resolve_token_user)(tokens[0])
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            raise Refusal(CLOSE_UNAUTHENTICATED, "unauthenticated", "Sign in to use the telephony panel.")
+        return user
+
+    async def _refuse(self, refusal: Refusal, accepted: bool = True) -> None:
+        """Tell the browser why, then close with the refusal's code; no group is (or stays) joined."""
+        self.closing = True
+        await self.disconnect(refusal.close_code)
+        if not accepted:
+            # Accept only to deliver the reason: a refused handshake would reach the browser as a bare 403.
+            await self.accept()
+        await self.send_json(refusal.as_message())
+        await self.close(code=refusal.close_code)
+
+    async def _join(self, access: Access) -> None:
+        wanted = [group_for_line(access.line), group_for_user(access.user_id), CONNECTOR_GROUP]
+        for group in self.joined:
+            if group not in wanted:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        for group in wanted:
+            if group not in self.joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = wanted
+
+    async def send_hello(self) -> None:
+        """Send the snapshot of the line; events up to its ``seq`` are already in it."""
+        access = self.access
+        snapshot, state = await database_sync_to_async(self._snapshot)(access.line)
+        self.hello_seq = int(snapshot.get("seq") or 0)
+        await self.send_json(
+            {
+                "type": "hello",
+                "line": access.line,
+                "debug": access.debug,
+                "calls": snapshot.get("calls", []),
+                "connector": {"state": state},
+                "agent": snapshot.get("agent", {}),
+                "seq": self.hello_seq,
+            }
+        )
+
+    @staticmethod
+    def _snapshot(line: str) -> tuple[dict, str]:
+        return _live_snapshot(line), socket_access.connector_state()
+
+    # --- channel-layer messages -----------------------------------------------
+
+    async def call_event(self, message: dict) -> None:
+        """A line event from the publisher: forward it once, or re-send hello on ``resync``."""
+        event = message.get("event")
+        if self.closing or self.access is None or not isinstance(event, dict):
+            return
+        if event.get("line") != self.access.line:
+            return  # never another line's event, even if it reached this channel by mistake
+        if event.get("type") == "resync":
+            await self.send_hello()
+            return
+        seq = event.get("seq")
+        if isinstance(seq, int) and seq <= self.hello_seq:
+            return  # already contained in the hello snapshot
+        await self.send_json(event)
+
+    async def connector_state(self, message: dict) -> None:
+        """The AMI link changed: ``connected`` / ``reconnecting`` / ``down``."""
+        if not self.closing and self.access is not None:
+            await self.send_json({"type": "connector.state", "state": message.get("state")})
+
+    async def user_changed(self, message: dict) -> None:
+        """Profile, licence or account changed: re-check, then re-join and re-hello, or close."""
+        if self.closing or self.access is None:
+            return
+        try:
+            if not self.by_token:
+                session_key = getattr(self.scope.get("session"), "session_key", None)
+                valid = await database_sync_to_async(session_still_valid)(session_key, self.user.pk)
+                if not valid:
+                    raise Refusal(CLOSE_UNAUTHENTICATED, "logged_out", "You have been signed out.")
+            access = await database_sync_to_async(check_access)(self.user)
+        except Refusal as refusal:
+            await self._refuse(refusal)
+            return
+        if access != self.access:
+            self.access = access
+            await self._join(access)
+            await self.send_hello()
+
+    async def user_logout(self, message: dict) -> None:
+        """A session of this user logged out: close the sockets it opened (and token sockets)."""
+        if self.closing or self.access is None:
+            return
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if self.by_token or session_fingerprint(session_key) == message.get("session"):
+            await self._refuse(Refusal(CLOSE_UNAUTHENTICATED, "logged_out", "You have been signed out."))
+
+    async def command_result(self, message: dict) -> None:
+        """The worker's answer to one of this socket's commands."""
+        result = message.get("result") if isinstance(message.get("result"), dict) else {}
+        pending = self.pending.pop(result.get("request_id"), None)
+        if pending is None:
+            return  # already answered (timed out) or not ours
+        ref, timer = pending
+        timer.cancel()
+        error = result.get("error")
+        reply = {"type": "result", "ref": ref, "ok": bool(result.get("ok")), "error": error if error else None}
+        if isinstance(result.get("data"), dict):
+            reply["data"] = result["data"]
+        await self._send_if_open(reply)
+
+    # --- browser messages -------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing or self.access is None:
+            return
+        if not self.guard.allow():
+            logger.warning("closing a flooding socket of user %s (line %s)", self.access.user_id, self.access.line)
+            await self._refuse(Refusal(CLOSE_FLOOD, "flood", "Too many messages; the connection is closed."))
+            return
+        if text_data is None:
+            await self._error("invalid_message", "Send commands as JSON text frames.")
+            return
+        if len(text_data) > MAX_MESSAGE_CHARS:
+            await self._error("too_large", f"A command may be at most {MAX_MESSAGE_CHARS} characters.")
+            return
+        try:
+            data = json.loads(text_data)
+        except ValueError:
+            await self._error("invalid_json", "The message is not valid JSON.")
+            return
+        await self.receive_json(data)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        ref = parse_ref(content)
+        try:
+            command = parse_command(content)
+        except CommandError as exc:
+            if ref is None:
+                await self._error(exc.code, exc.message)
+            else:
+                await self._result(ref, False, exc.as_error())
+            return
+        if command["type"] == "snapshot":
+            await self.send_hello()
+            await self._result(ref, True, None)
+            return
+        await self._forward(command)
+
+    async def _forward(self, command: dict) -> None:
+        access = self.access
+        request_id = next(self.request_ids)
+        timer = asyncio.create_task(self._time_out(request_id))
+        self.pending[request_id] = (command["ref"], timer)
+        message = {
+            "type": "connector.command",
+            "reply_to": self.channel_name,
+            "request_id": request_id,
+            "user_id": access.user_id,
+            "line": access.line,
+            "context": access.context or "",
+            "command": command,
+        }
+        try:
+            await self.channel_layer.send(COMMAND_CHANNEL, message)
+        except Exception as exc:
+            logger.warning("could not pass a command to the worker: %s", exc.__class__.__name__)
+            if self.pending.pop(request_id, None) is not None:
+                timer.cancel()
+                await self._result(command["ref"], False, {"code": "pbx_disconnected", "message": "The telephony service is unavailable."})  # fmt: skip
+
+    async def _time_out(self, request_id: int) -> None:
+        await asyncio.sleep(self.command_timeout)
+        pending = self.pending.pop(request_id, None)
+        if pending is not None:
+            error = {"code": "pbx_timeout", "message": "The telephony service did not answer in time."}
+            await self._send_if_open({"type": "result", "ref": pending[0], "ok": False, "error": error})
+
+    async def _result(self, ref, ok: bool, error: dict | None) -> None:
+        await self._send_if_open({"type": "result", "ref": ref, "ok": ok, "error": error})
+
+    async def _error(self, code: str, message: str) -> None:
+        await self._send_if_open({"type": "error", "code": code, "message": message})
+
+    async def _send_if_open(self, content: dict) -> None:
+        if not self.closing:
+            await self.send_json(content)
