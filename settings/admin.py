@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from settings.forms import SystemSettingForm
 from settings.models import SystemSetting
@@ -21,7 +22,7 @@ class SystemSettingAdmin(admin.ModelAdmin):
     fields = ["code", "setting_name", "value", "setting_description"]
     search_fields = ["code"]
 
-    @admin.display(description=_("Name"))
+    @admin.display(description=pgettext_lazy("system setting", "Name"))
     def setting_name(self, obj: SystemSetting) -> str:
         return obj.name
 
