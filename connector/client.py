@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from connector.ami.actions import ActionIdGenerator, build_action
+from connector.ami.correlate import Correlator, Reply, Verdict
 from connector.ami.framing import Framer
 from connector.ami.message import Message
 
@@ -40,98 +41,7 @@ ResyncCallback = Callable[[list[Message], list[Message]], "Awaitable[None] | Non
 StateCallback = Callable[[str, str], "Awaitable[None] | None"]
 RawHook = Callable[[str, bytes, float], None]
 
-
-@dataclass
-class ActionResult:
-    """An action's answer: the Response, and the items of a list reply (or the awaited event)."""
-
-    response: Message
-    items: list[Message] = field(default_factory=list)
-    complete: Message | None = None
-
-
-class _Pending:
-    __slots__ = ("future", "action", "until_event", "result", "in_list")
-
-    def __init__(self, future: asyncio.Future, action: str, until_event: str | None) -> None:
-        self.future = future
-        self.action = action
-        self.until_event = until_event
-        self.result: ActionResult | None = None
-        self.in_list = False
-
-
-class Correlator:
-    """ActionID matching: plain replies, ``EventList`` replies, and replies awaiting one event."""
-
-    def __init__(self) -> None:
-        self._pending: dict[str, _Pending] = {}
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def expect(self, action_id: str, action: str, until_event: str | None = None) -> asyncio.Future:
-        future = asyncio.get_running_loop().create_future()
-        self._pending[action_id] = _Pending(future, action, until_event)
-        return future
-
-    def forget(self, action_id: str) -> None:
-        self._pending.pop(action_id, None)
-
-    def feed_response(self, message: Message) -> bool:
-        pending = self._pending.get(message.action_id or "")
-        if pending is None:
-            return False
-        if (message.response or "").lower() == "error":
-            self._finish(message.action_id, error=message.get("Message") or "Asterisk refused the action")
-            return True
-        pending.result = ActionResult(message)
-        if (message.get("EventList") or "").lower() == "start":
-            pending.in_list = True
-        elif pending.until_event is None:
-            self._finish(message.action_id)
-        return True
-
-    def feed_event(self, message: Message) -> bool:
-        """True when the event belongs to a pending list reply (it is then not a live event)."""
-        action_id = message.action_id
-        pending = self._pending.get(action_id or "")
-        if pending is None or pending.result is None:
-            return False
-        if pending.in_list:
-            if (message.get("EventList") or "").lower() == "complete":
-                pending.result.complete = message
-                expected = message.get("ListItems")
-                if expected and expected.isdigit() and int(expected) != len(pending.result.items):
-                    logger.warning(
-                        "%s list: ListItems says %s, received %d", pending.action, expected, len(pending.result.items)
-                    )
-                self._finish(action_id)
-            else:
-                pending.result.items.append(message)
-            return True
-        if pending.until_event and message.event == pending.until_event:
-            pending.result.items.append(message)
-            self._finish(action_id)
-        return False
-
-    def fail_all(self, make_error: Callable[[], Exception]) -> int:
-        count = 0
-        for pending in self._pending.values():
-            if not pending.future.done():
-                pending.future.set_exception(make_error())
-                count += 1
-        self._pending.clear()
-        return count
-
-    def _finish(self, action_id: str, error: str | None = None) -> None:
-        pending = self._pending.pop(action_id)
-        if pending.future.done():
-            return
-        if error is not None:
-            pending.future.set_exception(AmiActionError("pbx_error", error))
-        else:
-            pending.future.set_result(pending.result)
+ActionResult = Reply  # response, events (list items or the awaited event), complete_event
 
 
 class AmiActionError(Exception):
@@ -236,7 +146,9 @@ class AmiClient:
     ``on_event(message, at)`` (``at`` is the Unix time the bytes arrived),
     ``on_resync(channels, queue_status)``, ``on_state(state, detail)``.
     ``on_raw(direction, data, monotonic_time)`` sees every chunk in and out
-    (Secret/Key values masked) and is called synchronously from the socket code.
+    (Secret/Key values masked) and is called synchronously from the socket code;
+    ``direction`` is ``in``, ``out``, or ``open`` (empty data) when a new TCP
+    connection starts.
     """
 
     def __init__(
@@ -263,6 +175,7 @@ class AmiClient:
         self.backoff = Backoff(options.backoff_base, options.backoff_cap, options.backoff_jitter)
         self._ids = action_ids or ActionIdGenerator()
         self._correlator = Correlator()
+        self._waiters: dict[str, asyncio.Future] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._lost: asyncio.Future | None = None
         self._booted: asyncio.Event | None = None
@@ -355,6 +268,8 @@ class AmiClient:
                 logger.warning("AMI %s", reason)
                 return self.backoff.next()
             self._writer = writer
+            if self.on_raw is not None:
+                self.on_raw("open", b"", time.monotonic())
             banner = asyncio.get_running_loop().create_future()
             tasks.append(asyncio.create_task(self._read_loop(reader, banner), name="ami-read"))
             try:
@@ -390,6 +305,19 @@ class AmiClient:
         finally:
             self._close_connection(tasks)
 
+    def _complete(self, action_id: str, reply: Reply) -> None:
+        waiter = self._waiters.pop(action_id, None)
+        if waiter is None or waiter.done():
+            return
+        if reply.items_mismatch:
+            logger.warning(
+                "AMI list %s: ListItems says %s, %d received", action_id, reply.expected_items, len(reply.events)
+            )
+        if reply.ok:
+            waiter.set_result(reply)
+        else:
+            waiter.set_exception(AmiActionError("pbx_error", reply.message or "Asterisk refused the action"))
+
     def _close_connection(self, tasks: list[asyncio.Task]) -> None:
         self.logged_in = False
         self._connected_event.clear()
@@ -401,9 +329,13 @@ class AmiClient:
         if self._writer is not None:
             self._writer.transport.abort()
             self._writer = None
-        failed = self._correlator.fail_all(lambda: AmiActionError("pbx_disconnected", "the link to Asterisk dropped"))
+        failed = self._correlator.fail_all("the link to Asterisk dropped")
+        for action_id in failed:
+            waiter = self._waiters.pop(action_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(AmiActionError("pbx_disconnected", "the link to Asterisk dropped"))
         if failed:
-            logger.warning("AMI link dropped with %d action(s) in flight; they fail and are not re-sent", failed)
+            logger.warning("AMI link dropped with %d action(s) in flight; they fail and are not re-sent", len(failed))
 
     def _lose(self, reason: str) -> None:
         if self._lost is not None and not self._lost.done():
@@ -473,12 +405,17 @@ class AmiClient:
 
     def _handle(self, message: Message, at: float) -> None:
         """Route one message: an answer to its action, or an event to the consumers."""
-        if message.event is None:
-            if not self._correlator.feed_response(message):
-                logger.info("Dropped AMI response with unknown or missing ActionID %r", message.action_id)
+        outcome = self._correlator.consume(message)
+        verdict = outcome.verdict
+        if verdict is Verdict.COMPLETED:
+            self._complete(outcome.action_id, outcome.reply)
+            if message.event is None or message.get("EventList"):
+                return
+        elif verdict is Verdict.UNMATCHED:
+            logger.info("Dropped AMI response with unknown or missing ActionID %r", message.action_id)
             return
-        if self._correlator.feed_event(message):
-            return  # an item of a list reply, delivered with its action
+        elif verdict is not Verdict.EVENT:
+            return  # a list item or a list's start: delivered with its action
         name = message.event
         if name == "FullyBooted" and self._booted is not None:
             if not self._booted.is_set():
@@ -508,7 +445,9 @@ class AmiClient:
             raise AmiActionError("pbx_disconnected", "not connected to Asterisk")
         if timeout is None:
             timeout = self.options.action_timeout
-        future = self._correlator.expect(action_id, action, until_event)
+        self._correlator.register(action_id, final_event=until_event)
+        future = asyncio.get_running_loop().create_future()
+        self._waiters[action_id] = future
         try:
             writer.write(data)
             if self.on_raw is not None:
@@ -518,7 +457,8 @@ class AmiClient:
         except TimeoutError:
             raise AmiActionError("pbx_timeout", f"Asterisk did not answer {action} within {timeout:g} s") from None
         finally:
-            self._correlator.forget(action_id)
+            self._correlator.cancel(action_id)
+            self._waiters.pop(action_id, None)
 
     async def _ping_loop(self) -> None:
         opts = self.options
@@ -553,7 +493,7 @@ class AmiClient:
             self.resync_needed = exc.code != "pbx_disconnected"
             return
         self.resyncs += 1
-        self._enqueue(("resync", channels.items, queues.items if queues else []), force=True)
+        self._enqueue(("resync", channels.events, queues.events if queues else []), force=True)
 
     # -- delivery to consumers --------------------------------------------
 

@@ -158,7 +158,7 @@ async def test_an_action_waits_for_its_originate_response():
             result = await client.send_action(
                 "Originate", {"Channel": "SIP/305", "Exten": "79031112233"}, until_event="OriginateResponse"
             )
-            assert result.items[0].get("Reason") == "5"
+            assert result.events[0].get("Reason") == "5"
             await ami.wait_for(lambda: "Newchannel" in probe.event_names())
 
 
