@@ -38,6 +38,13 @@ class ConnectorConfig:
     traceQueuesState: bool = False
     packetInfoConfig: tuple[str, ...] = ()
     filePath: str = ""
+    # Not in the vendor's file: how the connector talks to AMI.
+    authType: str = "plain"  # "plain" Login, or "md5" (Challenge + Key: the secret never crosses the wire)
+    events: str = "on"  # Login's Events mask: "on", or classes such as "call,agent,system"
+    eventFilter: tuple[str, ...] = ()  # AMI Filter expressions, e.g. "!Event: RTCP*"
+    pingInterval: float = 10.0
+    pingTimeout: float = 5.0
+    actionTimeout: float = 10.0
 
     @property
     def parking_lot_context(self) -> str:
@@ -47,6 +54,16 @@ class ConnectorConfig:
     def queue_interface(self, line: str) -> str:
         """The queue member interface of a line, e.g. ``Local/305@from-queue/n``."""
         return self.queueExtensionFormat.replace("{0}", line)
+
+    def check_live(self) -> None:
+        """A live AMI connection needs a user and a secret; raise naming the variables otherwise."""
+        if self.filePath:
+            return
+        missing = [env_name(name) for name in ("userName", "secret") if not getattr(self, name)]
+        if missing:
+            raise ImproperlyConfigured(
+                f"{' and '.join(missing)}: required to log in to AMI (or set ASTERISK_FILE_PATH to replay a file)"
+            )
 
     def public_view(self) -> dict[str, object]:
         """Every parameter for display; the secret only as set / not set."""
@@ -95,6 +112,29 @@ def _to_list(name: str, value: object) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _to_seconds(name: str, value: object) -> float:
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: expected a number of seconds, got {value!r}") from None
+    if not 0.1 <= seconds <= 3600:
+        raise ImproperlyConfigured(f"{name}: must be between 0.1 and 3600 seconds, got {seconds:g}")
+    return seconds
+
+
+def _to_filters(name: str, value: object) -> tuple[str, ...]:
+    # ";" separates expressions: they may contain commas (regular expressions).
+    if isinstance(value, (list, tuple)):
+        items = [str(v).strip() for v in value]
+    else:
+        items = [v.strip() for v in str(value).split(";")]
+    items = [i for i in items if i]
+    for item in items:
+        if any(c in item for c in "\r\n\x00"):
+            raise ImproperlyConfigured(f"{name}: a filter contains a line break or NUL")
+    return tuple(items)
+
+
 def _validate(raw: dict[str, object], source: dict[str, str]) -> ConnectorConfig:
     def where(key: str) -> str:
         return source.get(key, key)
@@ -115,8 +155,12 @@ def _validate(raw: dict[str, object], source: dict[str, str]) -> ConnectorConfig
             if not 1 <= port <= 65535:
                 raise ImproperlyConfigured(f"{name}: port must be between 1 and 65535")
             values[f.name] = port
+        elif f.type == "float":
+            values[f.name] = _to_seconds(name, value)
         elif f.name == "packetInfoConfig":
             values[f.name] = _to_list(name, value)
+        elif f.name == "eventFilter":
+            values[f.name] = _to_filters(name, value)
         else:
             values[f.name] = "" if value is None else str(value).strip()
 
@@ -137,6 +181,12 @@ def _validate(raw: dict[str, object], source: dict[str, str]) -> ConnectorConfig
     if fmt.count("{0}") != 1 or any(c in fmt for c in "\r\n\x00 "):
         raise ImproperlyConfigured(
             f"{where('queueExtensionFormat')}: must contain {{0}} exactly once and no spaces, e.g. Local/{{0}}@from-queue/n"
+        )
+    if config.authType not in ("plain", "md5"):
+        raise ImproperlyConfigured(f"{where('authType')}: must be 'plain' or 'md5', got {config.authType!r}")
+    if not re.fullmatch(r"[A-Za-z,]{1,200}", config.events):
+        raise ImproperlyConfigured(
+            f"{where('events')}: 'on', 'off' or a comma-separated class list, got {config.events!r}"
         )
     if config.filePath and not Path(config.filePath).is_file():
         raise ImproperlyConfigured(f"{where('filePath')}: no such file: {config.filePath}")
