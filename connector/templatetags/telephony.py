@@ -94,7 +94,6 @@ def panel_labels() -> dict[str, str]:
         "agent_not_ready": _("Not ready"),
         "agent_wrap_up": _("Wrap-up"),
         "agent_paused_reason": _("Not ready: %(reason)s"),
-        "refused": _("The messaging server refused the connection: %(reason)s"),
     }
 
 

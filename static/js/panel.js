@@ -125,6 +125,9 @@
         this.renderAgent(msg);
       } else if (type === "connector.state") {
         this.renderConnector(msg.state || (msg.connector && msg.connector.state));
+      } else if (type === "error") {
+        // A refusal (with close_code) or a malformed command: the server's own words.
+        this.say(label("failed", { message: msg.message || msg.code || "" }), true);
       }
     }
 
@@ -194,7 +197,6 @@
         node.textContent = label("connecting");
       } else {
         node.textContent = label("offline", { seconds: Math.ceil((info.delay || 0) / 1000) });
-        if (info.code >= 4000 && info.reason) this.say(label("refused", { reason: info.reason }), true);
       }
       this.root.dataset.link = state;
     }

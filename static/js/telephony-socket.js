@@ -14,6 +14,8 @@
   const BACKOFF_MAX_MS = 30000;
   // Renew the token when this share of its lifetime has passed.
   const TOKEN_RENEW_AT = 0.7;
+  // The backoff step a refused connection jumps to (about 30 s).
+  const REFUSED_ATTEMPT = 5;
 
   /** The websocket base URL: the configured node (http(s) -> ws(s)) or this site. */
   function socketBase(node) {
@@ -97,6 +99,8 @@
         this.ws = null;
         this.log("close", { code: event.code, reason: event.reason });
         this.failPending();
+        // 44xx: refused (signed out, no seat, no line...); retry slowly in case the profile changes.
+        if (event.code >= 4400 && event.code < 4500) this.attempt = Math.max(this.attempt, REFUSED_ATTEMPT);
         this.scheduleReconnect({ code: event.code, reason: event.reason });
       });
     }

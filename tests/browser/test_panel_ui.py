@@ -323,3 +323,13 @@ def test_the_panel_is_keyboard_usable(page, panel):
     assert panel.wait_command("call")["number"] == "79031112233"
     for button in page.locator("#telephony-panel button").all():
         assert (button.get_attribute("aria-label") or button.text_content()).strip()
+
+
+def test_a_refusal_shows_the_servers_reason(page, panel):
+    panel.push({"type": "error", "code": "no_seat", "message": "You have no telephony licence.", "close_code": 4402})
+    panel.routes[-1].close(code=4402, reason="no_seat")
+    page.locator("#tp-message", has_text="You have no telephony licence.").wait_for()
+    page.locator('#tp-link[data-state="offline"]').wait_for()
+    # Refused: the next attempt waits the longest backoff step, not one second.
+    page.wait_for_timeout(2500)
+    assert len(panel.routes) == 1
