@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
+
 from connector.numbers import InvalidNumber, validate_dtmf, validate_number, validate_reason
 
 MAX_REF_LENGTH = 64
@@ -16,7 +18,8 @@ _CALL_ID = re.compile(r"[A-Za-z0-9_.:;@/\-]{1,80}")
 _QUEUE = re.compile(r"[A-Za-z0-9_.\-]{1,80}")
 
 CALL_COMMANDS = ("hangup", "hold", "resume", "transfer", "transfer_complete", "transfer_cancel", "dtmf")
-COMMANDS = ("call", *CALL_COMMANDS, "agent_state", "snapshot")
+# demo_answer: the bundled simulator's stand-in for picking up the phone (DEMO_MODE only).
+COMMANDS = ("call", *CALL_COMMANDS, "agent_state", "snapshot", "demo_answer")
 AGENT_STATES = ("ready", "not_ready", "wrap_up")
 TRANSFER_MODES = ("blind", "attended")
 
@@ -32,6 +35,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "dtmf": ("call_id", "digits"),
     "agent_state": ("state", "reason", "queue"),
     "snapshot": (),
+    "demo_answer": ("call_id",),
 }
 _OPTIONAL = {"reason", "queue"}
 
@@ -77,7 +81,10 @@ def parse_command(data: object) -> dict:
     if not isinstance(data, dict):
         raise CommandError("invalid_command", "A command is a JSON object.")
     kind = data.get("type")
+    if kind == "demo_answer" and not getattr(settings, "DEMO_MODE", False):
+        kind = None  # unknown outside the demo: a real phone is answered on the phone
     if not isinstance(kind, str) or kind not in COMMANDS:
+        kind = data.get("type")
         shown = kind if isinstance(kind, str) and kind.isprintable() and len(kind) <= 40 else "?"
         raise CommandError("unknown_command", f"Unknown command type {shown!r}.")
     ref = parse_ref(data)

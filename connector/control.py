@@ -126,6 +126,9 @@ class CommandHandler:
             )
         elif kind == "resume":
             await self._resume(line, channels)
+        elif kind == "demo_answer":
+            # Understood only by the bundled simulator (DEMO_MODE); parse_command refuses it otherwise.
+            await self._send("DemoAnswer", {"Channel": self._channel(channels, "operator_channel")})
         elif kind == "transfer":
             action = "BlindTransfer" if command["mode"] == "blind" else "Atxfer"
             fields = {

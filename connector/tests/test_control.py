@@ -309,3 +309,21 @@ async def test_a_message_without_a_line_is_refused():
     result = await handler.handle(msg({"type": "call", "ref": 1, "number": "305"}, line=None))
     assert result["error"]["code"] == "invalid_command"
     assert client.sent == []
+
+
+async def test_demo_answer_is_unknown_outside_the_demo(settings):
+    settings.DEMO_MODE = False
+    handler, client = make_handler()
+    result = await handler.handle(msg({"type": "demo_answer", "ref": 1, "call_id": "c1"}))
+    assert result["error"]["code"] == "unknown_command"
+    assert client.sent == []
+
+
+async def test_demo_answer_asks_the_simulator_to_answer_the_operators_phone(settings):
+    settings.DEMO_MODE = True
+    handler, client = make_handler()
+    assert (await handler.handle(msg({"type": "demo_answer", "ref": 1, "call_id": "c1"})))["ok"]
+    assert client.sent == [b"Action: DemoAnswer\r\nActionID: t-1\r\nChannel: SIP/305-00000048\r\n\r\n"]
+    forbidden = await handler.handle(msg({"type": "demo_answer", "ref": 2, "call_id": "c1"}, line="306"))
+    assert forbidden["error"]["code"] == "forbidden"
+    assert len(client.sent) == 1
