@@ -144,7 +144,9 @@ class AmiClient:
     Callbacks may be plain functions or coroutines; they run in order on a
     dispatcher task, never on the read loop:
     ``on_event(message, at)`` (``at`` is the Unix time the bytes arrived),
-    ``on_resync(channels, queue_status)``, ``on_state(state, detail)``.
+    ``on_resync(channels, queue_status)``, ``on_state(state, detail)``, and
+    ``on_sent(action, at)`` for every action sent after login (call tracking
+    needs to know what was asked, e.g. an Originate), in order with the events.
     ``on_raw(direction, data, monotonic_time)`` sees every chunk in and out
     (Secret/Key values masked) and is called synchronously from the socket code;
     ``direction`` is ``in``, ``out``, or ``open`` (empty data) when a new TCP
@@ -159,6 +161,7 @@ class AmiClient:
         on_resync: ResyncCallback | None = None,
         on_state: StateCallback | None = None,
         on_raw: RawHook | None = None,
+        on_sent: EventCallback | None = None,
         action_ids: ActionIdGenerator | None = None,
     ) -> None:
         self.options = options
@@ -166,6 +169,7 @@ class AmiClient:
         self.on_resync = on_resync
         self.on_state = on_state
         self.on_raw = on_raw
+        self.on_sent = on_sent
         self.state = DOWN
         self.state_detail = "not started"
         self.logged_in = False
@@ -448,6 +452,14 @@ class AmiClient:
         self._correlator.register(action_id, final_event=until_event)
         future = asyncio.get_running_loop().create_future()
         self._waiters[action_id] = future
+        if self.on_sent is not None and not pre_login and action != "Ping":
+            sent = Message({"Action": action, "ActionID": action_id})
+            for key, value in (fields or {}).items():
+                if value is not None:
+                    sent.add(key, ("true" if value else "false") if isinstance(value, bool) else str(value))
+            for name, value in (variables or {}).items():
+                sent.add("Variable", f"{name}={value}")
+            self._enqueue(("sent", sent, time.time()), force=True)
         try:
             writer.write(data)
             if self.on_raw is not None:
@@ -524,6 +536,8 @@ class AmiClient:
             kind = item[0]
             if kind == "event":
                 await _call(self.on_event, item[1], item[2])
+            elif kind == "sent":
+                await _call(self.on_sent, item[1], item[2])
             elif kind == "resync":
                 await _call(self.on_resync, item[1], item[2])
             else:

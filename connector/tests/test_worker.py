@@ -1,0 +1,215 @@
+"""The worker's wiring: AMI -> tracker -> publisher, commands -> control -> reply, state, replay, recording."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+
+from connector.ami.trace import incoming, read_trace
+from connector.ami.tracker import CallTracker, TrackerConfig
+from connector.config import ConnectorConfig
+from connector.publisher import COMMAND_CHANNEL, CONNECTOR_GROUP, Publisher, group_for_line
+from connector.worker import TraceRecorder, Worker, WorkerParts
+from tests.fakeami import FakeAMI
+
+pytestmark = pytest.mark.timeout(30)
+
+SECRET = "w0rker-secret-never-shown"
+TRACES = Path(__file__).resolve().parents[2] / "tests" / "traces" / "asterisk-20.20.1-sip"
+FAST = {"backoff_base": 0.05, "backoff_cap": 0.2, "fully_booted_wait": 0.5}
+
+
+def scenario_events(name: str) -> list[bytes]:
+    """The live events of a recorded scenario (no banner, no replies to the recorder's actions)."""
+    out = []
+    for record in read_trace(TRACES / name):
+        text = record.data.decode()
+        if record.direction == "in" and text.startswith("Event:") and "\r\nActionID:" not in text:
+            out.append(record.data)
+    return out
+
+
+async def receive_all(layer, channel: str, timeout: float = 0.3) -> list[dict]:
+    messages = []
+    while True:
+        try:
+            messages.append(await asyncio.wait_for(layer.receive(channel), timeout))
+        except TimeoutError:
+            return messages
+
+
+def make_parts(ami: FakeAMI | None, layer, **config) -> WorkerParts:
+    if ami is not None:
+        config.update(url="127.0.0.1", port=ami.port, userName="terrasoft", secret=SECRET)
+    connector = ConnectorConfig(**config)
+    return WorkerParts(
+        config=connector,
+        tracker=CallTracker(TrackerConfig.from_connector(connector)),
+        publisher=Publisher(layer),
+        channel_layer=layer,
+        client_options=dict(FAST),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker):
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_ami_events_become_line_events_on_the_lines_group():
+    layer = InMemoryChannelLayer()
+    browser = await layer.new_channel()
+    await layer.group_add(group_for_line("305"), browser)
+    state_watcher = await layer.new_channel()
+    await layer.group_add(CONNECTOR_GROUP, state_watcher)
+    async with FakeAMI(secret=SECRET) as ami:
+        worker = Worker(make_parts(ami, layer))
+        async with running(worker):
+            await ami.wait_for(lambda: ami.actions_named("QueueStatus"))
+            for event in scenario_events("inbound-answered.jsonl"):
+                await ami.push_event(event)
+            messages = await receive_all(layer, browser)
+        states = await receive_all(layer, state_watcher)
+    types = [m["event"]["type"] for m in messages]
+    assert types[0] == "call.ringing" and types[-1] == "call.ended"
+    assert "call.answered" in types
+    assert [m["event"]["seq"] for m in messages] == list(range(1, len(messages) + 1))
+    assert {m["event"]["line"] for m in messages} == {"305"}
+    assert states[0]["state"] == "connected"
+    assert SECRET not in json.dumps(states)
+
+
+async def test_tracker_action_requests_are_sent_through_the_client():
+    layer = InMemoryChannelLayer()
+    async with FakeAMI(secret=SECRET) as ami:
+        parts = make_parts(ami, layer, autoPauseOnCommutationStart=True)
+        worker = Worker(parts)
+        async with running(worker):
+            await ami.wait_for(lambda: ami.actions_named("QueueStatus"))
+            for event in scenario_events("queue-answered.jsonl"):
+                await ami.push_event(event)
+            pause = await ami.wait_for_action("QueuePause")
+    assert pause.get("Interface") == "Local/305@from-queue/n"
+    assert pause.get("Paused") == "true"
+
+
+async def test_commands_reach_control_and_the_result_goes_to_reply_to():
+    layer = InMemoryChannelLayer()
+    handled = []
+
+    class Control:
+        def __init__(self, worker):
+            self.worker = worker
+
+        async def handle(self, message):
+            handled.append(message)
+            response = await self.worker.send_action("Originate", {"Channel": "SIP/305", "Exten": "100"})
+            return {"ref": message["command"]["ref"], "ok": True, "error": None, "m": response.message}
+
+    async with FakeAMI(secret=SECRET) as ami:
+        parts = make_parts(ami, layer)
+        worker = Worker(parts)
+        parts.control = Control(worker)
+        async with running(worker):
+            await ami.wait_for(lambda: ami.actions_named("QueueStatus"))
+            reply_to = await layer.new_channel()
+            command = {"type": "call", "number": "100", "ref": "r1"}
+            await layer.send(
+                COMMAND_CHANNEL,
+                {"type": "connector.command", "reply_to": reply_to, "user_id": 1, "line": "305", "command": command},
+            )
+            reply = await asyncio.wait_for(layer.receive(reply_to), 5)
+    assert reply == {
+        "type": "command.result",
+        "result": {"ref": "r1", "ok": True, "error": None, "m": "Originate successfully queued"},
+    }
+    assert handled[0]["line"] == "305"
+    assert ami.actions_named("Originate")[0].get("Channel") == "SIP/305"
+
+
+async def test_a_refused_login_reaches_browsers_as_down_with_the_reason():
+    layer = InMemoryChannelLayer()
+    watcher = await layer.new_channel()
+    await layer.group_add(CONNECTOR_GROUP, watcher)
+    async with FakeAMI(secret="other") as ami:
+        worker = Worker(make_parts(ami, layer))
+        async with running(worker):
+            await ami.wait_for(lambda: ami.logins)
+            message = await asyncio.wait_for(layer.receive(watcher), 5)
+    assert message["state"] == "down"
+    assert message["detail"].startswith("ami_auth_failed")
+    assert SECRET not in message["detail"]
+
+
+@pytest.mark.parametrize("trace", sorted(p.name for p in TRACES.glob("*.jsonl")))
+async def test_file_path_replays_every_trace(trace):
+    layer = InMemoryChannelLayer()
+    worker = Worker(make_parts(None, layer, filePath=str(TRACES / trace)), speed=0)
+    published = []
+    states = []
+
+    async def publish(events):
+        published.extend(events)
+
+    async def publish_state(state, detail=""):
+        states.append((state, detail))
+
+    worker.parts.publisher.publish = publish
+    worker.parts.publisher.publish_connector_state = publish_state
+    async with running(worker):
+        for _ in range(500):
+            if states and states[-1][0] == "down":
+                break
+            await asyncio.sleep(0.01)
+    records = read_trace(TRACES / trace)
+    assert worker.replayed_messages >= len([r for r in records if r.direction == "in"]) - 1
+    assert states[0][0] == "connected" and states[-1] == ("down", f"replay of {trace} finished")
+    if trace != "login-failure.jsonl":
+        ended = [e for e in published if e.type == "call.ended"]
+        assert ended, "every scenario ends at least one call"
+        assert all(e.call["ended_at"] for e in ended)
+
+
+async def test_replay_keeps_the_recorded_pace():
+    layer = InMemoryChannelLayer()
+    trace = TRACES / "inbound-busy.jsonl"
+    worker = Worker(make_parts(None, layer, filePath=str(trace)), speed=20)
+    records = read_trace(trace)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await worker.replay(trace, speed=20)
+    elapsed = loop.time() - started
+    assert elapsed >= records[-1].t / 20 * 0.9
+
+
+async def test_record_writes_a_readable_trace_without_the_secret(tmp_path):
+    path = tmp_path / "recorded.jsonl"
+    layer = InMemoryChannelLayer()
+    async with FakeAMI(secret=SECRET) as ami:
+        worker = Worker(make_parts(ami, layer), record=TraceRecorder(path))
+        async with running(worker):
+            await ami.wait_for(lambda: ami.actions_named("QueueStatus"))
+            for event in scenario_events("inbound-no-answer.jsonl")[:20]:
+                await ami.push_event(event)
+            await asyncio.sleep(0.2)
+    records = read_trace(path)
+    assert records[0].direction == "in" and records[0].data == b"Asterisk Call Manager/9.0.0\r\n"
+    assert records[1].direction == "out" and records[1].data.startswith(b"Action: Login\r\n")
+    assert b"Secret: ********" in records[1].data
+    assert SECRET.encode() not in path.read_bytes()
+    stream = incoming(records)
+    for event in scenario_events("inbound-no-answer.jsonl")[:20]:
+        assert event in stream
+    assert all(r.data.endswith(b"\r\n\r\n") for r in records[1:])
+    assert [r.t for r in records] == sorted(r.t for r in records)
