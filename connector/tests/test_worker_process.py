@@ -1,0 +1,195 @@
+"""The ami_worker process (SIGTERM/SIGINT, --record) and the leader lock against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from connector.ami.trace import read_trace
+from connector.leader import NoLock, RedisLock, leader_lock
+from tests.fakeami import FakeAMI
+
+pytestmark = pytest.mark.timeout(60)
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "proc-secret-4f1a"
+
+
+def worker_env(ami: FakeAMI, **extra: str) -> dict[str, str]:
+    db = settings.DATABASES["default"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTERISK_", "REDIS_URL"))}
+    if db["ENGINE"].endswith("postgresql"):
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    else:
+        url = f"sqlite:///{db['NAME']}"
+    env.update(
+        DATABASE_URL=url,
+        ASTERISK_URL="127.0.0.1",
+        ASTERISK_PORT=str(ami.port),
+        ASTERISK_USER_NAME="terrasoft",
+        ASTERISK_SECRET=SECRET,
+        LOG_LEVEL="DEBUG",
+        **extra,
+    )
+    return env
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_the_worker_process_exits_cleanly_on_a_signal_and_leaves_a_recording(tmp_path, signum):
+    from connector.models import ConnectorStatus
+
+    record = tmp_path / "traffic.jsonl"
+    async with FakeAMI(secret=SECRET) as ami:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "manage.py",
+            "ami_worker",
+            "--record",
+            str(record),
+            cwd=ROOT,
+            env=worker_env(ami),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await ami.wait_for(lambda: ami.actions_named("QueueStatus"), timeout=30)
+            await ami.push_event({"Event": "DeviceStateChange", "Device": "SIP/305", "State": "INUSE"})
+            await asyncio.sleep(0.3)
+            process.send_signal(signum)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 15)
+        finally:
+            if process.returncode is None:
+                process.kill()
+        assert process.returncode == 0, stderr.decode()
+        assert ami.actions_named("Logoff"), "a clean stop logs off"
+    log = stderr.decode()
+    assert "AMI logged in" in log and "AMI worker stopped" in log
+    assert SECRET not in log and SECRET not in stdout.decode()
+    records = read_trace(record)
+    assert records[0].data.startswith(b"Asterisk Call Manager/")
+    assert any(b"Event: DeviceStateChange" in r.data for r in records)
+    assert SECRET.encode() not in record.read_bytes()
+    status = await asyncio.to_thread(ConnectorStatus.get)
+    assert status.state in ("connected", "down")
+    assert SECRET not in status.detail
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_worker_refuses_to_start_without_credentials(tmp_path):
+    async with FakeAMI() as ami:
+        env = worker_env(ami)
+        del env["ASTERISK_SECRET"]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "manage.py", "ami_worker", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
+        )
+        _out, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode != 0
+    assert "ASTERISK_SECRET" in stderr.decode()
+    assert ami.connections == []
+
+
+@pytest.fixture
+def lock_key():
+    return f"test:leader:{uuid.uuid4().hex}"
+
+
+async def test_only_one_worker_holds_the_lock_and_a_standby_takes_over(redis_url, lock_key):
+    first = RedisLock(redis_url, key=lock_key, ttl=0.6, identity="first")
+    second = RedisLock(redis_url, key=lock_key, ttl=0.6, identity="second")
+    try:
+        assert await first.try_acquire()
+        assert not await second.try_acquire()
+        assert await second.holder() == "first"
+        assert await first.renew()
+        # The first worker dies (stops renewing): the standby leads within the TTL.
+        stop = asyncio.Event()
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(second.acquire(stop), 3)
+        assert asyncio.get_running_loop().time() - started <= 0.6 + 0.3
+        assert not await first.renew()  # the old leader cannot take it back by renewing
+        await first.release()  # nor free it
+        assert await second.holder() == "second"
+    finally:
+        await second.release()
+        await first.close()
+        await second.close()
+
+
+async def test_keep_returns_when_another_worker_owns_the_lock(redis_url, lock_key):
+    lock = RedisLock(redis_url, key=lock_key, ttl=0.6, identity="mine")
+    try:
+        assert await lock.try_acquire()
+        stop = asyncio.Event()
+        keeper = asyncio.create_task(lock.keep(stop))
+        await asyncio.sleep(0.3)
+        assert not keeper.done()  # renewing: still ours after half the TTL
+        await lock._redis.set(lock_key, "intruder")
+        await asyncio.wait_for(keeper, 2)
+        assert not lock.held
+    finally:
+        await lock._redis.delete(lock_key)
+        await lock.close()
+
+
+async def test_a_standby_waits_until_stopped(redis_url, lock_key):
+    holder = RedisLock(redis_url, key=lock_key, ttl=5, identity="holder")
+    standby = RedisLock(redis_url, key=lock_key, ttl=0.6, identity="standby")
+    try:
+        assert await holder.try_acquire()
+        stop = asyncio.Event()
+        waiting = asyncio.create_task(standby.acquire(stop))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        stop.set()
+        assert await asyncio.wait_for(waiting, 2) is False
+    finally:
+        await holder.release()
+        await holder.close()
+        await standby.close()
+
+
+async def test_without_redis_the_lock_is_a_no_op():
+    lock = leader_lock("")
+    assert isinstance(lock, NoLock)
+    stop = asyncio.Event()
+    assert await lock.acquire(stop)
+    stop.set()
+    await asyncio.wait_for(lock.keep(stop), 1)
+
+
+async def test_two_workers_one_asterisk_only_the_leader_logs_in(redis_url, lock_key):
+    from channels.layers import InMemoryChannelLayer
+
+    from connector.tests.test_worker import make_parts
+    from connector.worker import Worker
+
+    async with FakeAMI(secret="w0rker-secret-never-shown") as ami:
+        workers, stops, tasks = [], [], []
+        for name in ("a", "b"):
+            parts = make_parts(ami, InMemoryChannelLayer())
+            parts.lock = RedisLock(redis_url, key=lock_key, ttl=0.6, identity=name)
+            workers.append(Worker(parts))
+            stops.append(asyncio.Event())
+            tasks.append(asyncio.create_task(workers[-1].run(stops[-1])))
+            await ami.wait_for(lambda: ami.logins)
+        try:
+            await asyncio.sleep(0.5)
+            assert len(ami.logins) == 1  # the standby never connects
+            leader = 0 if workers[0].client is not None else 1
+            stops[leader].set()
+            await asyncio.wait_for(tasks[leader], 5)
+            await ami.wait_for(lambda: len(ami.logins) == 2, timeout=3)
+            assert workers[1 - leader].client is not None
+            assert ami.sessions[0].closed.is_set()  # the old leader's session ended first
+        finally:
+            for stop in stops:
+                stop.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), 5)
