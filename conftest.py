@@ -8,13 +8,24 @@ import os
 
 import pytest
 
+_PASSWORD_HASHES: dict[str, str] = {}
+
+
+def password_hash(raw: str) -> str:
+    """The real (PBKDF2) hash of a persona's password, computed once per run: each costs ~0.2 s."""
+    from django.contrib.auth.hashers import make_password
+
+    if raw not in _PASSWORD_HASHES:
+        _PASSWORD_HASHES[raw] = make_password(raw)
+    return _PASSWORD_HASHES[raw]
+
 
 @pytest.fixture
 def make_operator(django_user_model):
     from profiles.models import Profile
 
     def make(username: str, line: str | None = None, seat: bool = True, **profile_fields):
-        user = django_user_model.objects.create_user(username=username, password=f"{username}-pass-123")
+        user = django_user_model.objects.create(username=username, password=password_hash(f"{username}-pass-123"))
         profile = Profile.for_user(user)
         profile.line = line
         profile.has_seat = seat
@@ -43,8 +54,8 @@ def carol(make_operator):
 
 @pytest.fixture
 def dave(django_user_model):
-    return django_user_model.objects.create_user(
-        username="dave", password="dave-pass-123", is_staff=True, is_superuser=True
+    return django_user_model.objects.create(
+        username="dave", password=password_hash("dave-pass-123"), is_staff=True, is_superuser=True
     )
 
 
