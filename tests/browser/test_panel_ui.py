@@ -333,3 +333,23 @@ def test_a_refusal_shows_the_servers_reason(page, panel):
     # Refused: the next attempt waits the longest backoff step, not one second.
     page.wait_for_timeout(2500)
     assert len(panel.routes) == 1
+
+
+def test_demo_mode_offers_answer_on_phone(page, live_site, operator):
+    # The page as a demo site renders it: the configuration says demo.
+    def as_demo(route):
+        response = route.fetch()
+        body = response.text().replace('"demo": false', '"demo": true')
+        route.fulfill(response=response, body=body)
+
+    socket = FakeSocket(page)
+    log_in(page, live_site, "alice")
+    socket.wait_connected()
+    page.route(lambda url: url.endswith("/profile/"), as_demo)
+    page.goto(f"{live_site}/profile/")
+    socket.wait_connected(2)
+    socket.hello([make_call("c1", "ringing")], seq=1)
+    page.locator('.tp-popup[data-call-id="c1"] .tp-answer').click()
+    assert socket.wait_command("demo_answer")["call_id"] == "c1"
+    page.locator('.tp-call[data-call-id="c1"] .tp-answer').click()
+    assert socket.wait_command("demo_answer", 2)["call_id"] == "c1"
