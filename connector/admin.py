@@ -158,3 +158,7 @@ class LineStateAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: LineState | None = None) -> bool:
         return False
+
+
+# The connector status page (configuration and live link state) lives in its own module.
+from connector import admin_status  # noqa: E402, F401

@@ -196,3 +196,49 @@ def test_a_live_connection_needs_user_and_secret(tmp_path):
     scenario = tmp_path / "s.jsonl"
     scenario.write_text("{}\n")
     load({"ASTERISK_FILE_PATH": str(scenario)}).check_live()  # a replay needs no credentials
+
+
+STATUS_URL = "/admin/connector/connectorstatus/"
+
+
+@pytest.fixture
+def live_config(settings):
+    settings.ASTERISK = ConnectorConfig(url="pbx.example.org", userName="crm", secret=SECRET, protocol="PJSIP/")
+    return settings.ASTERISK
+
+
+@pytest.mark.django_db
+def test_the_status_page_shows_configuration_and_link_state_to_staff(client, dave, live_config):
+    from connector.models import ConnectorStatus
+
+    ConnectorStatus.objects.update_or_create(pk=1, defaults={"state": "reconnecting", "detail": "no answer to Ping"})
+    client.force_login(dave)
+    response = client.get(STATUS_URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "reconnecting" in html and "no answer to Ping" in html
+    assert "pbx.example.org" in html and "PJSIP/" in html and "from-internal" in html
+    assert "<code>secret</code></td><td>set</td>" in html
+    assert SECRET not in html
+    index = client.get("/admin/").content.decode()
+    assert STATUS_URL in index  # linked from the admin index
+
+
+@pytest.mark.django_db
+def test_the_status_page_is_refused_to_non_staff(client, alice, live_config, django_user_model):
+    client.force_login(alice)
+    response = client.get(STATUS_URL)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    clerk = django_user_model.objects.create_user("clerk", password="clerk-pass-123", is_staff=True)
+    client.force_login(clerk)
+    assert client.get(STATUS_URL).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_status_row_never_holds_the_secret(live_config):
+    from connector.models import ConnectorStatus
+
+    fields = [f.name for f in ConnectorStatus._meta.get_fields()]
+    assert not any("secret" in name.lower() for name in fields)
+    status = ConnectorStatus.get()
+    assert SECRET not in repr(status.__dict__)
