@@ -7,7 +7,7 @@ import re
 import time
 
 from connector.ami.message import Message
-from connector.simulator import features
+from connector.simulator import control, features
 from connector.simulator.calls import originate
 from connector.simulator.pbx import Pbx
 from connector.simulator.server import Session
@@ -355,6 +355,14 @@ async def play_dtmf(session: Session, message: Message) -> None:
     session.ok(message, "DTMF successfully queued")
 
 
+async def demo_answer(session: Session, message: Message) -> None:
+    answered, text = control.demo_answer(session.pbx, message.get("Channel") or "")
+    if answered:
+        session.ok(message, text)
+    else:
+        session.error(message, text)
+
+
 async def queue_pause(session: Session, message: Message) -> None:
     pbx = session.pbx
     interface = message.get("Interface") or ""
@@ -393,4 +401,5 @@ HANDLERS = {
     "cancelatxfer": cancel_atxfer,
     "playdtmf": play_dtmf,
     "queuepause": queue_pause,
+    "demoanswer": demo_answer,
 }

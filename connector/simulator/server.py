@@ -119,6 +119,7 @@ class AmiServer:
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
         self.sessions: set[Session] = set()
+        self._serving: set[asyncio.Task] = set()
         self._server: asyncio.base_events.Server | None = None
         self.port = 0
 
@@ -133,7 +134,13 @@ class AmiServer:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session(self, reader, writer)
         self.sessions.add(session)
-        await session.serve()
+        self._serving.add(asyncio.current_task())
+        try:
+            await session.serve()
+        except asyncio.CancelledError:
+            pass  # the server is closing
+        finally:
+            self._serving.discard(asyncio.current_task())
 
     def drop_clients(self) -> None:
         """Close every client connection (a PBX restart, as seen from the connector)."""
@@ -145,7 +152,10 @@ class AmiServer:
         if self._server is not None:
             self._server.close()
         self.drop_clients()
+        for task in list(self.pbx.tasks) + list(self._serving):
+            task.cancel()
+        pending = list(self.pbx.tasks) + list(self._serving)
+        if pending:
+            await asyncio.wait(pending, timeout=2)
         if self._server is not None:
             await self._server.wait_closed()
-        for task in list(self.pbx.tasks):
-            task.cancel()

@@ -18,8 +18,8 @@ import pytest
 
 from connector.ami.actions import build_action
 from connector.ami.framing import Framer
-from connector.ami.replay import replay_pieces, replay_records
-from connector.ami.trace import read_trace
+from connector.ami.replay import replay_records
+from connector.ami.trace import TraceRecord, read_trace
 from connector.simulator import SimConfig, Simulator
 
 TRACES = Path(__file__).resolve().parents[2] / "tests" / "traces" / "asterisk-20.20.1-sip"
@@ -288,7 +288,7 @@ async def test_simulator_tracks_like_the_recorded_asterisk(name):
     expected = per_line(replay_records(read_trace(TRACES / f"{name}.jsonl")))
     client = await run_on_simulator(name)
 
-    got = per_line(replay_pieces(client.pieces))
+    got = per_line(replay_records([TraceRecord(t, d, data) for t, d, data in client.pieces]))
 
     assert expected, "the recorded trace produced no line events"
     assert got == expected
