@@ -70,8 +70,10 @@ class OperatorUserAdmin(UserAdmin):
 
     inlines = [ProfileInline]
     actions = [grant_seat, revoke_seat]
-    list_display = [*UserAdmin.list_display, "line", "seat"]
+    list_display = ["username", "first_name", "last_name", "is_staff", "is_active", "line", "seat"]
+    list_filter = [*UserAdmin.list_filter, "profile__has_seat"]
     list_select_related = ["profile"]
+    search_fields = [*UserAdmin.search_fields, "profile__line"]
 
     @admin.display(description=_("Line number"), ordering="profile__line")
     def line(self, user) -> str:

@@ -10,6 +10,9 @@ from settings.forms import SystemSettingForm
 from settings.models import SystemSetting
 from settings.registry import ensure_rows
 
+admin.site.site_header = _("Call centre administration")
+admin.site.site_title = _("Call centre administration")
+
 
 @admin.register(SystemSetting)
 class SystemSettingAdmin(admin.ModelAdmin):
