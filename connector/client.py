@@ -13,26 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import inspect
 import logging
-import random
 import re
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
 
 from connector.ami.actions import ActionIdGenerator, build_action
 from connector.ami.correlate import Correlator, Reply, Verdict
 from connector.ami.framing import Framer
 from connector.ami.message import Message
+from connector.client_options import (  # noqa: F401  (re-exported: the client's public names)
+    AUTH_FAILED,
+    CONNECTED,
+    DOWN,
+    RECONNECTING,
+    AmiActionError,
+    Backoff,
+    ClientOptions,
+)
+from connector.delivery import Delivery
 
 logger = logging.getLogger(__name__)
-
-CONNECTED = "connected"
-RECONNECTING = "reconnecting"
-DOWN = "down"
-AUTH_FAILED = "ami_auth_failed"
 
 _SECRET_LINE = re.compile(rb"(?im)^(Secret|Key): [^\r\n]*")
 
@@ -44,98 +45,12 @@ RawHook = Callable[[str, bytes, float], None]
 ActionResult = Reply  # response, events (list items or the awaited event), complete_event
 
 
-class AmiActionError(Exception):
-    """An action that did not succeed: ``code`` is ``pbx_timeout``, ``pbx_disconnected`` or ``pbx_error``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
 class _LinkLost(Exception):
     """The current connection is over (EOF, reset, Ping deadline, Shutdown)."""
 
 
 class _AuthRejected(Exception):
     """Asterisk refused the Login."""
-
-
-@dataclass(frozen=True)
-class ClientOptions:
-    """Where to connect and how patient to be. Times are seconds."""
-
-    host: str = "127.0.0.1"
-    port: int = 5038
-    username: str = ""
-    secret: str = field(default="", repr=False)
-    auth_type: str = "plain"  # "plain" or "md5" (Challenge/Login with Key)
-    events: str = "on"  # Login's Events header: "on", "off" or a class mask such as "call,agent"
-    event_filters: tuple[str, ...] = ()  # AMI Filter expressions, e.g. "!Event: RTCP*"
-    connect_timeout: float = 5.0
-    login_timeout: float = 5.0
-    action_timeout: float = 10.0
-    list_timeout: float = 30.0
-    ping_interval: float = 10.0
-    ping_timeout: float = 5.0
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    backoff_jitter: float = 0.2
-    auth_retry_interval: float = 60.0
-    fully_booted_wait: float = 5.0
-    resync_queues: bool = True
-    event_buffer: int = 10000
-
-    @classmethod
-    def from_config(cls, config, **overrides) -> ClientOptions:
-        """Options from a :class:`connector.config.ConnectorConfig`, with keyword overrides."""
-        options = cls(
-            host=config.url,
-            port=config.port,
-            username=config.userName,
-            secret=config.secret,
-            auth_type=getattr(config, "authType", "plain"),
-            events=getattr(config, "events", "on"),
-            event_filters=tuple(getattr(config, "eventFilter", ())),
-            action_timeout=getattr(config, "actionTimeout", cls.action_timeout),
-            ping_interval=getattr(config, "pingInterval", cls.ping_interval),
-            ping_timeout=getattr(config, "pingTimeout", cls.ping_timeout),
-        )
-        return replace(options, **overrides)
-
-
-class Backoff:
-    """Exponential delays (base doubling up to cap) with +/- ``jitter`` spread."""
-
-    def __init__(self, base: float, cap: float, jitter: float, rng: random.Random | None = None) -> None:
-        self.base = base
-        self.cap = cap
-        self.jitter = jitter
-        self.attempt = 0
-        self._rng = rng or random.Random()
-
-    def next(self) -> float:
-        """The delay before the next attempt; each call doubles the nominal delay."""
-        nominal = min(self.cap, self.base * (2**self.attempt))
-        self.attempt += 1
-        return nominal * self._rng.uniform(1 - self.jitter, 1 + self.jitter)
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
-async def _call(callback: Callable | None, *args) -> None:
-    """Call a sync or async callback; a failing consumer is logged, never raised into the client."""
-    if callback is None:
-        return
-    try:
-        result = callback(*args)
-        if inspect.isawaitable(result):
-            await result
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        logger.exception("AMI consumer callback %r failed", getattr(callback, "__name__", callback))
 
 
 class AmiClient:
@@ -165,16 +80,12 @@ class AmiClient:
         action_ids: ActionIdGenerator | None = None,
     ) -> None:
         self.options = options
-        self.on_event = on_event
-        self.on_resync = on_resync
-        self.on_state = on_state
         self.on_raw = on_raw
         self.on_sent = on_sent
         self.state = DOWN
         self.state_detail = "not started"
         self.logged_in = False
         self.resync_needed = False
-        self.dropped_events = 0
         self.resyncs = 0
         self.backoff = Backoff(options.backoff_base, options.backoff_cap, options.backoff_jitter)
         self._ids = action_ids or ActionIdGenerator()
@@ -185,12 +96,20 @@ class AmiClient:
         self._booted: asyncio.Event | None = None
         self._stopping = False
         self._stop_event = asyncio.Event()
-        self._buffer: deque = deque()
-        self._buffer_ready = asyncio.Event()
+        self._delivery = Delivery(
+            options.event_buffer,
+            {"event": on_event, "sent": on_sent, "resync": on_resync, "state": on_state},
+        )
         self._connected_event = asyncio.Event()
         self._resync_task: asyncio.Task | None = None
+        self._attempt: asyncio.Task | None = None
 
     # -- public API -------------------------------------------------------
+
+    @property
+    def dropped_events(self) -> int:
+        """Events refused because the consumers fell behind (each overflow leads to a resync)."""
+        return self._delivery.dropped
 
     @property
     def pending_count(self) -> int:
@@ -199,10 +118,16 @@ class AmiClient:
 
     async def run(self) -> None:
         """Connect, serve and reconnect until :meth:`stop` is called."""
-        dispatcher = asyncio.create_task(self._dispatch_loop(), name="ami-dispatch")
+        dispatcher = asyncio.create_task(self._delivery.run(self._after_delivery), name="ami-dispatch")
         try:
             while not self._stopping:
-                delay = await self._one_connection()
+                self._attempt = asyncio.create_task(self._one_connection(), name="ami-connection")
+                try:
+                    delay = await self._attempt
+                except asyncio.CancelledError:
+                    if self._stopping and not asyncio.current_task().cancelling():
+                        break  # stop() cut a connection attempt short
+                    raise
                 if self._stopping:
                     break
                 try:
@@ -211,7 +136,7 @@ class AmiClient:
                     pass
         finally:
             self._set_state(DOWN, "stopped")
-            await self._drain_dispatcher(dispatcher)
+            await self._delivery.finish(dispatcher)
 
     async def stop(self) -> None:
         """Log off (briefly) and end :meth:`run`."""
@@ -225,6 +150,8 @@ class AmiClient:
         self._stopping = True
         self._stop_event.set()
         self._lose("stopped")
+        if self._attempt is not None and not self.logged_in:
+            self._attempt.cancel()  # still connecting or logging in: do not wait for those timeouts
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until logged in (raises ``TimeoutError``)."""
@@ -510,14 +437,14 @@ class AmiClient:
     # -- delivery to consumers --------------------------------------------
 
     def _enqueue(self, item: tuple, force: bool = False) -> None:
-        if not force and len(self._buffer) >= self.options.event_buffer:
-            self.dropped_events += 1
+        if not self._delivery.put(*item, force=force):
             if not self.resync_needed:
-                logger.warning("AMI event buffer full (%d); dropping events until a resync", len(self._buffer))
+                logger.warning("AMI event buffer full (%d); dropping events until a resync", len(self._delivery))
             self.resync_needed = True
-            return
-        self._buffer.append(item)
-        self._buffer_ready.set()
+
+    def _after_delivery(self) -> None:
+        if self.resync_needed and self.logged_in and len(self._delivery) < self.options.event_buffer // 2:
+            self._start_resync()
 
     def _set_state(self, state: str, detail: str) -> None:
         self.state_detail = detail
@@ -525,33 +452,3 @@ class AmiClient:
             return
         self.state = state
         self._enqueue(("state", state, detail), force=True)
-
-    async def _dispatch_loop(self) -> None:
-        while True:
-            if not self._buffer:
-                self._buffer_ready.clear()
-                await self._buffer_ready.wait()
-                continue
-            item = self._buffer.popleft()
-            kind = item[0]
-            if kind == "event":
-                await _call(self.on_event, item[1], item[2])
-            elif kind == "sent":
-                await _call(self.on_sent, item[1], item[2])
-            elif kind == "resync":
-                await _call(self.on_resync, item[1], item[2])
-            else:
-                await _call(self.on_state, item[1], item[2])
-            if self.resync_needed and self.logged_in and len(self._buffer) < self.options.event_buffer // 2:
-                self._start_resync()
-
-    async def _drain_dispatcher(self, dispatcher: asyncio.Task) -> None:
-        """Let queued callbacks finish (briefly), then stop the dispatcher."""
-        deadline = time.monotonic() + 2.0
-        while self._buffer and time.monotonic() < deadline and not dispatcher.done():
-            await asyncio.sleep(0.01)
-        dispatcher.cancel()
-        try:
-            await dispatcher
-        except asyncio.CancelledError:
-            pass

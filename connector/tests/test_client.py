@@ -206,3 +206,68 @@ async def test_200_concurrent_actions_each_get_their_own_answer():
             ids = [a.action_id for a in ami.actions]
             assert len(ids) == len(set(ids))
             assert client.pending_count == 0
+
+
+async def test_stop_cuts_a_stalled_login_short():
+    async with FakeAMI(secret=SECRET, auth="stall") as ami:
+        client = AmiClient(options(ami, login_timeout=30))
+        task = asyncio.create_task(client.run())
+        await ami.wait_for_action("Login")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await client.stop()
+        await asyncio.wait_for(task, 2)
+        assert loop.time() - started < 1.0
+        assert client.pending_count == 0
+
+
+async def test_a_large_event_list_is_collected_while_live_events_flow(caplog):
+    channels = [{"Channel": f"SIP/305-{n:08x}", "Uniqueid": f"1795700720.{n}"} for n in range(2000)]
+    async with FakeAMI(secret=SECRET) as ami:
+        probe = ClientProbe()
+
+        def interleaved(session, action):
+            out = [{"Response": "Success", "EventList": "start", "Message": "Channels will follow"}]
+            for n, channel in enumerate(channels):
+                out.append({"Event": "CoreShowChannel", **channel})
+                if n % 100 == 0:
+                    out.append(f"Event: Newchannel\r\nChannel: SIP/306-{n:08x}\r\n\r\n".encode())
+            out.append({"Event": "CoreShowChannelsComplete", "EventList": "Complete", "ListItems": "2001"})
+            return out
+
+        ami.on_action("CoreShowChannels", interleaved)
+        client = AmiClient(options(ami), **probe.callbacks())
+        async with running(client):
+            await ami.wait_for(lambda: probe.resyncs, timeout=10)
+            assert len(probe.resyncs[0][0]) == 2000
+            assert probe.event_names().count("Newchannel") == 20
+            assert "ListItems says 2001, 2000 received" in caplog.text
+
+            def never_complete(session, action):
+                return [{"Response": "Success", "EventList": "start", "Message": "Channel status will follow"}]
+
+            ami.on_action("Status", never_complete)
+            with pytest.raises(AmiActionError) as excinfo:
+                await client.send_action("Status", timeout=0.3)
+            assert excinfo.value.code == "pbx_timeout"
+            assert client.pending_count == 0
+
+
+async def test_any_chunking_of_the_stream_gives_the_same_events():
+    name = "Иван Петров"  # a UTF-8 character will be cut between two writes
+    events = [
+        {"Event": "Newchannel", "Channel": f"SIP/trunk-{n:08x}", "CallerIDName": name, "AppData": ""} for n in range(50)
+    ]
+    async with FakeAMI(secret=SECRET) as ami:
+        probe = ClientProbe()
+        client = AmiClient(options(ami), **probe.callbacks())
+        async with running(client):
+            await ami.wait_for(lambda: probe.resyncs)
+            rng = random.Random(11)
+            ami.chunking(lambda data: [rng.randint(1, 7) for _ in range(len(data))])
+            for event in events:
+                await ami.push_event(event)
+            await ami.wait_for(lambda: probe.event_names().count("Newchannel") == 50)
+        got = [m for m in probe.events if m.event == "Newchannel"]
+        assert [m.get("Channel") for m in got] == [e["Channel"] for e in events]
+        assert all(m.get("CallerIDName") == name and m.get("AppData") == "" for m in got)

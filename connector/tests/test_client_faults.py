@@ -123,6 +123,8 @@ async def test_in_flight_actions_fail_at_once_and_are_never_resent():
             new_session = ami.sessions[-1]
             assert [a.get("Action") for a in new_session.actions if a.get("Action") == "Originate"] == []
             assert b"Originate" not in bytes(new_session.raw)
+        ids = [a.action_id for a in ami.actions]
+        assert len(ids) == len(set(ids))  # unique across reconnects
 
 
 async def test_resync_after_reconnect_reflects_what_changed_during_the_outage():
