@@ -233,11 +233,16 @@
       // Keep what the operator is typing in the transfer box across a re-render.
       let typed = null;
       let hadFocus = false;
+      const open = [];
       if (card) {
         const input = card.querySelector(".tp-transfer-number");
         if (input) {
           typed = input.value;
           hadFocus = document.activeElement === input;
+        }
+        for (const part of [".tp-transfer", ".tp-keypad"]) {
+          const node = card.querySelector(part);
+          if (node && !node.hidden) open.push(part);
         }
         card.textContent = "";
       } else {
@@ -269,6 +274,14 @@
       if (call.state !== "ended") card.append(this.actionsFor(call, card));
       this.updateTimer(card, call);
       if (fresh) this.nodes.calls.append(card);
+      for (const part of open) {
+        const node = card.querySelector(part);
+        const toggle = card.querySelector(part + "-toggle");
+        if (node && toggle) {
+          node.hidden = false;
+          toggle.setAttribute("aria-expanded", "true");
+        }
+      }
       if (typed !== null) {
         const input = card.querySelector(".tp-transfer-number");
         if (input) {

@@ -353,3 +353,28 @@ def test_demo_mode_offers_answer_on_phone(page, live_site, operator):
     assert socket.wait_command("demo_answer")["call_id"] == "c1"
     page.locator('.tp-call[data-call-id="c1"] .tp-answer').click()
     assert socket.wait_command("demo_answer", 2)["call_id"] == "c1"
+
+
+def test_an_update_keeps_what_the_operator_was_doing(page, panel):
+    panel.hello([make_call("c1", "active")], seq=1)
+    card = page.locator('.tp-call[data-call-id="c1"]')
+    card.locator(".tp-transfer-toggle").click()
+    card.locator(".tp-transfer-number").fill("30")
+    card.locator(".tp-keypad-toggle").click()
+    card.locator(".tp-transfer-number").focus()
+    panel.push({"type": "call.updated", "seq": 2, "call": make_call("c1", "active", remote_name="Petr Ivanov")})
+    expect(card.locator(".tp-name")).to_have_text("Petr Ivanov")
+    assert card.locator(".tp-transfer-number").input_value() == "30"
+    assert card.locator(".tp-keypad").is_visible()
+    page.keyboard.type("6")
+    assert card.locator(".tp-transfer-number").input_value() == "306"
+
+
+def test_the_reconnect_delay_grows_with_jitter_and_a_cap(page, panel):
+    delays = page.evaluate(
+        "() => [0, 1, 2, 3, 4, 5, 8, 20].map((n) => [0, 1, 2, 3, 4, 5].map(() => Telephony.backoffDelay(n)))"
+    )
+    for attempt, samples in zip([0, 1, 2, 3, 4, 5, 8, 20], delays, strict=True):
+        ceiling = min(30000, 1000 * 2**attempt)
+        assert all(ceiling / 2 <= delay <= ceiling for delay in samples), (attempt, samples)
+    assert len({delay for samples in delays for delay in samples}) > 10
