@@ -61,6 +61,13 @@ async def expect_refusal(ws, close_code: int, error_code: str) -> dict:
     return error
 
 
+async def release_db_connections() -> None:
+    """Close the executor thread's connection (a logout run inside a test can leave one open)."""
+    from django.db import connections
+
+    await database_sync_to_async(connections.close_all)()
+
+
 async def group_members(group: str) -> set[str]:
     """The channels in a group of the in-memory layer."""
     return set(get_channel_layer().groups.get(group, {}))

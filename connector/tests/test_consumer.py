@@ -12,6 +12,7 @@ from connector.tests.consumer_helpers import (
     connect_user,
     expect_refusal,
     group_members,
+    release_db_connections,
     session_cookie,
 )
 
@@ -259,3 +260,4 @@ async def test_logout_closes_that_sessions_sockets_only(alice):
     await get_channel_layer().group_send(group_for_line("305"), event("305", 1))
     assert (await other_ws.receive_json_from(timeout=5))["seq"] == 1
     await other_ws.disconnect()
+    await release_db_connections()

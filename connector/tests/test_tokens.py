@@ -1,10 +1,13 @@
 """Short-lived websocket tokens: issued at /telephony/token/, accepted as ?token= on the socket."""
 
+import base64
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 
-from connector.tests.consumer_helpers import communicator, expect_refusal
+from connector.tests.consumer_helpers import communicator, expect_refusal, release_db_connections
 from connector.tokens import InvalidToken, issue_token, user_for_token
 
 pytestmark = pytest.mark.timeout(30)
@@ -48,7 +51,12 @@ def test_a_password_change_invalidates_tokens(alice):
 @pytest.mark.django_db
 def test_a_tampered_token_is_refused(alice, bob):
     token = issue_token(alice)
-    forged = token.replace(str(alice.pk), str(bob.pk), 1)
+    payload, rest = token.split(":", 1)
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["u"] = bob.pk  # bob's id under alice's signature
+    forged = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode().rstrip("=")
+    forged = f"{forged}:{rest}"
+    assert forged != token
     for bad in (forged, token[:-2], "", "x" * 600, "abc"):
         with pytest.raises(InvalidToken):
             user_for_token(bad)
@@ -93,3 +101,4 @@ async def test_logout_closes_token_sockets(alice):
     await database_sync_to_async(client.force_login)(alice)
     await database_sync_to_async(client.logout)()
     await expect_refusal(ws, 4401, "logged_out")
+    await release_db_connections()
