@@ -11,10 +11,10 @@ tells the tracker which number a click-to-call is for.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from connector.ami.events import ActionRequest, LineEvent
-from connector.ami.framing import Framer, parse_stream
+from connector.ami.framing import BANNER_PREFIX, Framer, parse_stream
 from connector.ami.message import Message
 from connector.ami.trace import TraceRecord
 from connector.ami.tracker import CallTracker, TrackerConfig
@@ -32,21 +32,51 @@ def base_time(records: Iterable[TraceRecord]) -> float:
 
 
 def iter_messages(
-    pieces: Iterable[tuple[float, str, bytes]], base: float = 0.0
+    records: Iterable[TraceRecord], base: float = 0.0, split: Callable[[bytes], list[bytes]] | None = None
 ) -> Iterator[tuple[float, str, Message]]:
     """``(at, direction, message)`` for every complete message in recorded traffic.
 
-    ``pieces`` are ``(t, direction, bytes)`` in order; a message split over
-    several pieces gets the time of the piece that completes it.
+    A message split over several records gets the time of the record that
+    completes it. A banner record after the first starts a new connection
+    (a reconnect). ``split`` cuts each record's bytes into pieces, as reads
+    from a socket would (tests: the result must not change).
     """
     framer = Framer()
-    for t, direction, data in pieces:
-        if direction == "in":
-            for message in framer.feed(data):
-                yield base + t, "in", message
-        else:
-            for message in parse_stream(data, expect_banner=False):
-                yield base + t, "out", message
+    fresh = True
+    for record in records:
+        pieces = split(record.data) if split else [record.data]
+        if record.direction != "in":
+            for message in parse_stream(record.data, expect_banner=False):
+                yield base + record.t, "out", message
+            continue
+        if record.data.startswith(BANNER_PREFIX) and not fresh:
+            framer = Framer()  # a reconnect: the old connection's half message is gone
+        fresh = False
+        for piece in pieces:
+            for message in framer.feed(piece):
+                yield base + record.t, "in", message
+
+
+class Replayer:
+    """Feeds replayed messages to a tracker and runs its resync when a CoreShowChannels list completes."""
+
+    def __init__(self, tracker: CallTracker) -> None:
+        self.tracker = tracker
+        self._lists: dict[str, list[Message]] = {}
+
+    def feed(self, direction: str, message: Message, at: float) -> list[LineEvent | ActionRequest]:
+        """What the tracker makes of one replayed message."""
+        action_id = message.action_id or ""
+        if direction == "out":
+            if (message.get("Action") or "").lower() == "coreshowchannels":
+                self._lists[action_id] = []
+            return self.tracker.feed(message, at)
+        if message.event == "CoreShowChannel" and action_id in self._lists:
+            self._lists[action_id].append(message)
+            return []
+        if message.event == "CoreShowChannelsComplete" and action_id in self._lists:
+            return list(self.tracker.resync(self._lists.pop(action_id), [], at))
+        return self.tracker.feed(message, at)
 
 
 class LineNumbering:
@@ -68,31 +98,24 @@ class LineNumbering:
         return out
 
 
-def replay_pieces(
-    pieces: Iterable[tuple[float, str, bytes]],
+def replay_records(
+    records: list[TraceRecord],
     config: TrackerConfig | None = None,
-    base: float = 0.0,
     actions: list[ActionRequest] | None = None,
+    split: Callable[[bytes], list[bytes]] | None = None,
 ) -> list[dict]:
-    """Every line event of the traffic, numbered per line, in order (``ami_replay``'s output).
+    """Every line event of a trace, numbered per line, in order (``ami_replay``'s output).
 
-    Actions the tracker asks for (auto-pause) are appended to ``actions`` when given.
+    Times are ``base_time(records) + t``. Actions the tracker asks for
+    (auto-pause) are appended to ``actions`` when given.
     """
-    tracker = CallTracker(config or TrackerConfig())
+    replayer = Replayer(CallTracker(config or TrackerConfig()))
     numbering = LineNumbering()
     output: list[dict] = []
-    for at, _direction, message in iter_messages(pieces, base):
-        for item in tracker.feed(message, at):
+    for at, direction, message in iter_messages(records, base_time(records), split):
+        for item in replayer.feed(direction, message, at):
             if isinstance(item, LineEvent):
                 output.append(numbering.number(item))
             elif actions is not None:
                 actions.append(item)
     return output
-
-
-def replay_records(
-    records: list[TraceRecord], config: TrackerConfig | None = None, actions: list[ActionRequest] | None = None
-) -> list[dict]:
-    """Replay a whole trace (see :func:`replay_pieces`), timed from :func:`base_time`."""
-    pieces = ((r.t, r.direction, r.data) for r in records)
-    return replay_pieces(pieces, config, base_time(records), actions)

@@ -20,6 +20,7 @@ from connector.ami.endreasons import end_reason, failure_text
 from connector.ami.events import ActionRequest, LineEvent
 from connector.ami.message import Message
 from connector.ami.queues import AgentStates
+from connector.ami.resync import resync_calls
 from connector.ami.rules import RulesMixin, is_local, value_of
 
 logger = logging.getLogger("connector.tracker")
@@ -100,6 +101,18 @@ class CallTracker(RulesMixin, BridgeRulesMixin):
         except Exception:
             logger.exception("call tracking failed on %r; continuing", message.event)
         return self._out
+
+    def resync(self, channels: list[Message], queue_status: list[Message], at: float) -> list[LineEvent]:
+        """After a reconnect: the CoreShowChannel items and QueueMember items rebuild the live state.
+
+        Calls whose channels are gone end (``failed`` unless known), calls that
+        started meanwhile appear, and no call appears twice.
+        """
+        try:
+            return resync_calls(self, channels, queue_status, at)
+        except Exception:
+            logger.exception("resync failed; continuing with what is known")
+            return [e for e in self._out if isinstance(e, LineEvent)]
 
     def live_calls(self, line: str) -> list[dict]:
         """The line's calls that have started and not ended, oldest first."""
