@@ -213,3 +213,65 @@ async def test_record_writes_a_readable_trace_without_the_secret(tmp_path):
         assert event in stream
     assert all(r.data.endswith(b"\r\n\r\n") for r in records[1:])
     assert [r.t for r in records] == sorted(r.t for r in records)
+
+
+def call_channels(line: str, n: int) -> list[dict]:
+    """One answered inbound call on ``line`` as CoreShowChannels lists it: trunk leg + phone leg, bridged."""
+    linkedid = f"1795700800.{n * 10}"
+    common = {"ChannelState": "6", "ChannelStateDesc": "Up", "Linkedid": linkedid, "BridgeId": f"bridge-{n}"}
+    return [
+        {
+            "Channel": f"SIP/trunk-{n:08x}",
+            "Uniqueid": linkedid,
+            "CallerIDNum": f"7916123456{n}",
+            "CallerIDName": "Ivan Petrov",
+            "ConnectedLineNum": line,
+            "Context": "from-trunk",
+            "Duration": "00:00:20",
+            **common,
+        },
+        {
+            "Channel": f"SIP/{line}-{n + 100:08x}",
+            "Uniqueid": f"1795700800.{n * 10 + 1}",
+            "CallerIDNum": line,
+            "ConnectedLineNum": f"7916123456{n}",
+            "ConnectedLineName": "Ivan Petrov",
+            "Context": "from-internal",
+            "Duration": "00:00:18",
+            **common,
+        },
+    ]
+
+
+async def test_resync_after_an_outage_leaves_no_ghost_and_no_missing_call():
+    layer = InMemoryChannelLayer()
+    before = {"305": 1, "306": 2, "307": 3}
+    after = {"306": 2, "307": 3, "308": 4, "309": 5}  # 305 hung up, 308 and 309 started meanwhile
+    browsers = {}
+    for line in ("305", "308"):
+        browsers[line] = await layer.new_channel()
+        await layer.group_add(group_for_line(line), browsers[line])
+    async with FakeAMI(secret=SECRET) as ami:
+        ami.channels = [c for line, n in before.items() for c in call_channels(line, n)]
+        parts = make_parts(ami, layer)
+        worker = Worker(parts)
+        tracker = parts.tracker
+        async with running(worker):
+            await ami.wait_for(lambda: all(tracker.live_calls(line) for line in before))
+            ami.stall()
+            ami.rst_now()
+            ami.channels = [c for line, n in after.items() for c in call_channels(line, n)]
+            await asyncio.sleep(0.2)
+            ami.unstall()
+            await ami.wait_for(lambda: len(ami.actions_named("CoreShowChannels")) == 2)
+            await ami.wait_for(
+                lambda: all(tracker.live_calls(line) for line in after) and not tracker.live_calls("305")
+            )
+        for line in after:
+            calls = tracker.live_calls(line)
+            assert len(calls) == 1, (line, calls)
+            assert calls[0]["remote_number"] == f"7916123456{after[line]}"
+    seen_305 = [m["event"] for m in await receive_all(layer, browsers["305"])]
+    seen_308 = [m["event"] for m in await receive_all(layer, browsers["308"])]
+    assert seen_305[-1]["type"] == "call.ended" and seen_305[-1]["call"]["end_reason"] == "failed"
+    assert seen_308 and seen_308[-1]["call"]["state"] == "active"
