@@ -115,7 +115,7 @@ def test_buttons_follow_the_call_state(page, panel):
     assert card.locator(".tp-keypad-toggle").get_attribute("aria-expanded") == "true"
     card.locator(".tp-key", has_text="5").click()
     card.locator(".tp-key", has_text="#").click()
-    assert [c["digits"] for c in panel.commands("dtmf")] == ["5", "#"] or panel.wait_command("dtmf", 2)
+    panel.wait_command("dtmf", 2)
     assert [c["digits"] for c in panel.commands("dtmf")] == ["5", "#"]
 
 
