@@ -38,7 +38,7 @@ def production(**overrides: str) -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "example.org",
         "DJANGO_CSRF_TRUSTED_ORIGINS": "https://example.org",
         "DATABASE_URL": "postgres://bridge:password@127.0.0.1:5432/bridge",
-        "REDIS_URL": "redis://127.0.0.1:6379/1",
+        "REDIS_URL": "redis://:redis-password@127.0.0.1:6379/1",
         "CHANNEL_LAYER_ENCRYPTION_KEY": secrets.token_urlsafe(32),
         "ASTERISK_URL": "pbx.example.org",
         "ASTERISK_USER_NAME": "bridge",
@@ -53,6 +53,22 @@ def test_production_settings_pass_check_deploy_without_warnings():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
     assert "not-shown-anywhere" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("missing", "check_id"),
+    [
+        ("CHANNEL_LAYER_ENCRYPTION_KEY", "telephony.W004"),
+        ("REDIS_URL", "telephony.W002"),
+        ("DATABASE_URL", "telephony.W001"),
+    ],
+)
+def test_check_deploy_fails_without_a_production_service(missing, check_id):
+    variables = production()
+    del variables[missing]
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **variables)
+    assert result.returncode != 0
+    assert check_id in result.stderr + result.stdout
 
 
 def test_check_deploy_warns_without_production_hardening():
@@ -83,6 +99,18 @@ def test_production_settings_are_hardened():
     assert values["group_expiry"] >= 86400  # at least daphne's default websocket_timeout
     assert values["encrypted"] is True
     assert values["db"] == "django.db.backends.postgresql"
+
+
+def test_requirements_pin_a_daphne_and_channels_without_known_flaws():
+    pins = dict(
+        line.split("==", 1)
+        for line in (BASE_DIR / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    version = lambda text: tuple(int(part) for part in text.split(".")[:3])  # noqa: E731
+    assert version(pins["daphne"]) >= (4, 2, 2)  # refuses oversized websocket frames
+    assert version(pins["channels"]) >= (4, 0, 0)
+    assert "cryptography" in pins  # channel-layer encryption
 
 
 @pytest.mark.parametrize("hosts", ["*", "example.org,*"])
