@@ -69,6 +69,7 @@
       this.linkState = "connecting";
       this.nodes = {
         link: root.querySelector("#tp-link"),
+        line: root.querySelector("#tp-line"),
         pbx: root.querySelector("#tp-pbx"),
         calls: root.querySelector("#tp-calls"),
         empty: root.querySelector("#tp-empty"),
@@ -142,6 +143,8 @@
       for (const id of Array.from(this.calls.keys())) {
         if (!live.has(id)) this.removeCall(id);
       }
+      // The line may have changed in the profile while the page stayed open.
+      if (hello.line && this.nodes.line) this.nodes.line.textContent = hello.line;
       if (hello.agent) this.renderAgent(hello.agent);
       this.renderConnector(hello.connector && hello.connector.state);
     }

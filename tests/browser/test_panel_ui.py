@@ -378,3 +378,25 @@ def test_the_reconnect_delay_grows_with_jitter_and_a_cap(page, panel):
         ceiling = min(30000, 1000 * 2**attempt)
         assert all(ceiling / 2 <= delay <= ceiling for delay in samples), (attempt, samples)
     assert len({delay for samples in delays for delay in samples}) > 10
+
+
+def test_a_new_hello_shows_a_changed_line(page, panel):
+    panel.hello(seq=0)
+    assert page.locator("#tp-line").text_content() == "305"
+    panel.hello(seq=0, line="office")
+    expect(page.locator("#tp-line")).to_have_text("office")
+
+
+def test_the_panel_speaks_russian(chromium_browser, live_site, operator):
+    context = chromium_browser.new_context(locale="ru-RU", extra_http_headers={"Accept-Language": "ru"})
+    try:
+        page = context.new_page()
+        socket = FakeSocket(page)
+        log_in(page, live_site, "alice")
+        socket.wait_connected()
+        socket.hello([make_call("c1", "active")], seq=1)
+        card = page.locator('.tp-call[data-call-id="c1"]')
+        expect(card.locator(".tp-hangup")).to_have_text("Завершить")
+        assert page.locator("html").get_attribute("lang") == "ru"
+    finally:
+        context.close()
