@@ -36,8 +36,8 @@ def worker_env(ami: FakeAMI, **extra: str) -> dict[str, str]:
         ASTERISK_USER_NAME="terrasoft",
         ASTERISK_SECRET=SECRET,
         LOG_LEVEL="DEBUG",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -193,3 +193,46 @@ async def test_two_workers_one_asterisk_only_the_leader_logs_in(redis_url, lock_
             for stop in stops:
                 stop.set()
             await asyncio.wait_for(asyncio.gather(*tasks), 5)
+
+
+@pytest.mark.chaos
+@pytest.mark.timeout(90)
+@pytest.mark.django_db(transaction=True)
+async def test_a_standby_worker_process_takes_over_when_the_leader_is_killed(redis_url):
+    async with FakeAMI(secret=SECRET) as ami:
+        env = worker_env(ami, REDIS_URL=redis_url, LOG_LEVEL="INFO")
+        processes = []
+        try:
+            for _ in range(2):
+                processes.append(
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "manage.py",
+                        "ami_worker",
+                        cwd=ROOT,
+                        env=env,
+                        stdout=asyncio.subprocess.DEVNULL,
+                        stderr=asyncio.subprocess.DEVNULL,
+                    )
+                )
+            await ami.wait_for(lambda: ami.logins, timeout=30)
+            await asyncio.sleep(3)
+            assert len(ami.logins) == 1  # one active worker, one standby
+            leader_session = ami.sessions[-1]
+            from connector.models import ConnectorStatus
+
+            status = await asyncio.to_thread(ConnectorStatus.get)
+            leader_pid = int(status.worker.rsplit(":", 1)[1])  # the status row names the active worker
+            leader = next(p for p in processes if p.pid == leader_pid)
+            leader.kill()
+            await leader.wait()
+            await ami.wait_for(lambda: leader_session.closed.is_set(), timeout=5)
+            killed_at = asyncio.get_running_loop().time()
+            await ami.wait_for(lambda: len(ami.logins) == 2, timeout=30)
+            took = asyncio.get_running_loop().time() - killed_at
+            assert took <= 15 + 5 + 2  # the lock TTL plus one standby poll
+        finally:
+            for process in processes:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()

@@ -21,7 +21,7 @@ def build_worker(record: str | None = None, speed: float = 1.0):
     from connector.ami.tracker import CallTracker, TrackerConfig
     from connector.control import CommandHandler
     from connector.history import HistoryWriter
-    from connector.leader import leader_lock
+    from connector.leader import DEFAULT_KEY, leader_lock
     from connector.publisher import Publisher
     from connector.ratelimit import originate_rate_limiter
     from connector.worker import TraceRecorder, Worker, WorkerParts
@@ -37,7 +37,8 @@ def build_worker(record: str | None = None, speed: float = 1.0):
         publisher=Publisher(layer, history),
         channel_layer=layer,
         history=history,
-        lock=leader_lock(settings.REDIS_URL),
+        # One lock per Asterisk: workers for different PBXes never block each other.
+        lock=leader_lock(settings.REDIS_URL, key=f"{DEFAULT_KEY}:{config.url}:{config.port}"),
     )
     worker = Worker(parts, record=TraceRecorder(record) if record else None, speed=speed)
     parts.control = CommandHandler(worker, tracker, config, originate_rate_limiter())
