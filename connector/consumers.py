@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4096  # the largest valid command is far smaller
 COMMAND_TIMEOUT = 12.0  # the worker's own AMI timeout is 10 s; this covers a worker that is gone
 FLOOD_LIMIT = 30  # messages per second from one socket before it is closed with 4008
+# Re-adding to the groups this often restores membership a Redis restart (without persistence) lost.
+REJOIN_INTERVAL = 30.0
 
 
 def _live_snapshot(line: str) -> dict:
@@ -49,6 +51,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
     """One browser tab's live view of its operator's line, and its call-control commands."""
 
     command_timeout = COMMAND_TIMEOUT
+    rejoin_interval = REJOIN_INTERVAL
 
     async def connect(self) -> None:
         self.access: Access | None = None
@@ -59,6 +62,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         self.pending: dict[int, tuple[object, asyncio.Task]] = {}
         self.request_ids = itertools.count(1)
         self.guard = MessageRateGuard(limit=FLOOD_LIMIT, window=1.0)
+        self.rejoin_task: asyncio.Task | None = None
         try:
             self.user = await self._authenticate()
             self.access = await database_sync_to_async(check_access)(self.user)
@@ -68,8 +72,12 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         await self._join(self.access)
         await self.accept()
         await self.send_hello()
+        self.rejoin_task = asyncio.create_task(self._keep_joined())
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "rejoin_task", None) is not None:
+            self.rejoin_task.cancel()
+            self.rejoin_task = None
         for _ref, timer in getattr(self, "pending", {}).values():
             timer.cancel()
         for group in getattr(self, "joined", []):
@@ -108,6 +116,20 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             if group not in self.joined:
                 await self.channel_layer.group_add(group, self.channel_name)
         self.joined = wanted
+
+    async def _keep_joined(self) -> None:
+        """Refresh group membership now and then; a failure is retried at the next interval."""
+        while True:
+            await asyncio.sleep(self.rejoin_interval)
+            for group in list(self.joined):
+                try:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                    if group not in self.joined:
+                        # The line changed (or the socket closed) while this add was in flight.
+                        await self.channel_layer.group_discard(group, self.channel_name)
+                except Exception as exc:
+                    logger.warning("could not refresh group %s: %s", group, exc.__class__.__name__)
+                    break
 
     async def send_hello(self) -> None:
         """Send the snapshot of the line; events up to its ``seq`` are already in it."""
