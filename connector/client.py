@@ -222,13 +222,15 @@ class AmiClient:
                 self._set_state(DOWN, f"login failed: {reason}")
                 return self.backoff.next()
             self.logged_in = True
-            self.backoff.reset()
+            connected_at = time.monotonic()
             self._connected_event.set()
             logger.info("AMI logged in at %s:%s as %r", opts.host, opts.port, opts.username)
             self._set_state(CONNECTED, f"{opts.host}:{opts.port}")
             tasks.append(asyncio.create_task(self._ping_loop(), name="ami-ping"))
             tasks.append(asyncio.create_task(self._after_login(), name="ami-after-login"))
             reason = await self._lost
+            if time.monotonic() - connected_at >= opts.stable_after:
+                self.backoff.reset()  # only a link that held counts: a flapping one keeps backing off
             if not self._stopping:
                 logger.warning("AMI link lost: %s", reason)
                 self._set_state(RECONNECTING, reason)

@@ -44,6 +44,7 @@ class ClientOptions:
     fully_booted_wait: float = 5.0
     resync_queues: bool = True
     event_buffer: int = 10000
+    stable_after: float = 10.0  # a connection up this long resets the backoff
 
     @classmethod
     def from_config(cls, config, **overrides) -> ClientOptions:

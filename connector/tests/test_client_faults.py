@@ -241,3 +241,19 @@ async def test_the_secret_never_reaches_logs_errors_or_recordings(caplog):
     assert SECRET.encode() not in recorded  # ...but never recorded,
     assert SECRET not in caplog.text  # logged,
     assert not any(SECRET in e for e in errors)  # or put in an error or state
+
+
+async def test_a_link_that_drops_right_after_login_keeps_backing_off():
+    async with FakeAMI(secret=SECRET) as ami:
+
+        async def accept_then_drop(session, action):
+            reply = ami.default_reply(action, session)
+            asyncio.get_running_loop().call_later(0.02, session.reset)
+            return reply
+
+        ami.on_action("Login", accept_then_drop)
+        client = AmiClient(options(ami, backoff_base=0.05, backoff_cap=0.8, stable_after=5))
+        async with running(client):
+            await ami.wait_for(lambda: len(ami.connections) >= 5, timeout=10)
+        gaps = [b - a for a, b in zip(ami.connections, ami.connections[1:], strict=False)]
+        assert gaps[3] > gaps[0] * 3, gaps  # 0.05, 0.1, 0.2, 0.4 (+/- 20 %): not a fixed 0.05 s loop
