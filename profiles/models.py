@@ -68,13 +68,11 @@ class Profile(models.Model):
         if "line" not in exclude and self.line:
             holder = Profile.objects.filter(line=self.line).exclude(pk=self.pk).select_related("user").first()
             if holder is not None:
-                raise ValidationError(
-                    {
-                        "line": _("Line %(line)s is already used by %(holder)s.")
-                        % {"line": self.line, "holder": holder.holder_name}
-                    },
-                    code="line_taken",
-                )
+                message = _("Line %(line)s is already used by %(holder)s.") % {
+                    "line": self.line,
+                    "holder": holder.holder_name,
+                }
+                raise ValidationError({"line": ValidationError(message, code="line_taken")})
             exclude.add("line")
         super().validate_unique(exclude=exclude)
 
@@ -87,16 +85,11 @@ class Profile(models.Model):
         pool = LicencePool.get()
         used = Profile.objects.filter(has_seat=True).exclude(pk=self.pk).count()
         if used >= pool.seats:
-            raise ValidationError(
-                {
-                    "has_seat": _(
-                        "No telephony licence is free: %(used)s of %(total)s seats are in use. "
-                        "Raise the number of seats or revoke a seat first."
-                    )
-                    % {"used": used, "total": pool.seats}
-                },
-                code="no_free_seat",
-            )
+            message = _(
+                "No telephony licence is free: %(used)s of %(total)s seats are in use. "
+                "Raise the number of seats or revoke a seat first."
+            ) % {"used": used, "total": pool.seats}
+            raise ValidationError({"has_seat": ValidationError(message, code="no_free_seat")})
 
     @property
     def holder_name(self) -> str:
@@ -133,13 +126,11 @@ class LicencePool(models.Model):
         super().clean()
         used = self.used
         if self.seats is not None and self.seats < used:
-            raise ValidationError(
-                {
-                    "seats": _("%(used)s seats are granted; revoke seats before lowering the total to %(total)s.")
-                    % {"used": used, "total": self.seats}
-                },
-                code="seats_below_used",
-            )
+            message = _("%(used)s seats are granted; revoke seats before lowering the total to %(total)s.") % {
+                "used": used,
+                "total": self.seats,
+            }
+            raise ValidationError({"seats": ValidationError(message, code="seats_below_used")})
 
     @classmethod
     def get(cls) -> LicencePool:

@@ -62,6 +62,7 @@ def test_the_model_refuses_a_seat_beyond_the_total(alice, bob, carol):
     with pytest.raises(ValidationError) as info:
         profile.full_clean()
     assert "2 of 2 seats are in use" in info.value.message_dict["has_seat"][0]
+    assert info.value.error_dict["has_seat"][0].code == "no_free_seat"
 
 
 def test_the_model_allows_a_seat_while_one_is_free_and_keeping_one_always(alice, bob, carol):

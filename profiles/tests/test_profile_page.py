@@ -183,3 +183,15 @@ def test_a_user_without_a_seat_is_told_telephony_is_not_licensed(client, carol):
 def test_a_licensed_user_sees_no_licence_notice(client, alice):
     client.force_login(alice)
     assert 'id="no-licence"' not in client.get(PROFILE).content.decode()
+
+
+def test_model_validation_names_the_holder_with_a_code(alice, bob):
+    from django.core.exceptions import ValidationError
+
+    profile = Profile.objects.get(user=bob)
+    profile.line = "305"
+    with pytest.raises(ValidationError) as info:
+        profile.full_clean()
+    error = info.value.error_dict["line"][0]
+    assert error.code == "line_taken"
+    assert "alice" in error.message
