@@ -189,6 +189,8 @@ ASTERISK = load_connector_config(env)
 # Per-user originate rate limit (toll-fraud guard): at most N calls per window.
 ORIGINATE_RATE_LIMIT = _read("ORIGINATE_RATE_LIMIT", int, 10)
 ORIGINATE_RATE_WINDOW = _read("ORIGINATE_RATE_WINDOW", int, 60)
+# All users together (0 = no site-wide cap), in the same window.
+ORIGINATE_GLOBAL_RATE_LIMIT = _read("ORIGINATE_GLOBAL_RATE_LIMIT", int, 0)
 # Wrap-up: seconds an operator stays in wrap-up before returning to ready.
 WRAP_UP_SECONDS = _read("WRAP_UP_SECONDS", int, 30)
 # Websocket token lifetime (seconds) for a messaging node on another host/port.

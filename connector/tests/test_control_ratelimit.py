@@ -81,3 +81,36 @@ def test_message_guard_detects_a_flood():
     assert guard.allow() is False
     clock.now += 1.5
     assert guard.allow() is True
+
+
+async def test_memory_global_limit_caps_users_together():
+    clock = Clock()
+    limiter = MemoryRateLimiter(3, 10, clock=clock, global_limit=4)
+    results = [await limiter.hit(user) for user in ("a", "b", "c", "a", "b", "c")]
+    assert results[:4] == [None] * 4
+    assert all(r is not None for r in results[4:])
+    clock.now += 10
+    assert await limiter.hit("c") is None
+
+
+async def test_redis_global_limit_is_shared_and_does_not_count_refusals(redis_url):
+    prefix = f"test:ratelimit:{uuid.uuid4().hex}:"
+    node_1 = RedisRateLimiter(redis_url, 2, 10, prefix=prefix, global_limit=3)
+    node_2 = RedisRateLimiter(redis_url, 2, 10, prefix=prefix, global_limit=3)
+    try:
+        results = [await node_1.hit("a"), await node_2.hit("b"), await node_1.hit("c"), await node_2.hit("d")]
+        assert results[:3] == [None, None, None]
+        assert results[3] is not None
+        # The refused attempt was not recorded against user d.
+        assert await node_1._redis.zcard(prefix + "d") == 0
+        assert await node_1._redis.zcard(prefix + "__all__") == 3
+    finally:
+        await node_1._redis.delete(*[prefix + k for k in ("a", "b", "c", "d", "__all__")])
+        await node_1.close()
+        await node_2.close()
+
+
+def test_the_global_limit_follows_the_settings(settings):
+    settings.REDIS_URL = ""
+    settings.ORIGINATE_GLOBAL_RATE_LIMIT = 25
+    assert originate_rate_limiter().global_limit == 25
