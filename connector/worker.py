@@ -89,6 +89,7 @@ class Worker:
         self.client: AmiClient | None = None
         self.replayed_messages = 0
         self._swept = False
+        self._dropped_seen = 0
         self._tasks: set[asyncio.Task] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -178,6 +179,13 @@ class Worker:
             events.extend(await self._end_ghost_calls(now, events))
         if events:
             await self._handle_output(events)
+        dropped = self.client.dropped_events if self.client is not None else 0
+        if dropped > self._dropped_seen:
+            # Events were lost while we fell behind: every browser rebuilds from a fresh snapshot.
+            self._dropped_seen = dropped
+            resync_lines = getattr(self.parts.publisher, "resync_lines", None)
+            if resync_lines is not None:
+                await resync_lines(list(getattr(self.parts.publisher, "seqs", {})))
         logger.info("Resynced: %d channel(s), %d queue entries", len(channels), len(queue_status))
 
     async def on_state(self, state: str, detail: str) -> None:

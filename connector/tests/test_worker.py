@@ -275,3 +275,32 @@ async def test_resync_after_an_outage_leaves_no_ghost_and_no_missing_call():
     seen_308 = [m["event"] for m in await receive_all(layer, browsers["308"])]
     assert seen_305[-1]["type"] == "call.ended" and seen_305[-1]["call"]["end_reason"] == "failed"
     assert seen_308 and seen_308[-1]["call"]["state"] == "active"
+
+
+async def test_a_flood_the_publisher_cannot_follow_ends_in_a_snapshot_for_every_line():
+    layer = InMemoryChannelLayer()
+    async with FakeAMI(secret=SECRET) as ami:
+        parts = make_parts(ami, layer)
+        parts.client_options["event_buffer"] = 100
+        worker = Worker(parts)
+        resynced: list[list[str]] = []
+        real_publish = parts.publisher.publish
+
+        async def slow_publish(events):
+            await asyncio.sleep(0.002)  # a channel layer far slower than the AMI stream
+            await real_publish(events)
+
+        async def resync_lines(lines):
+            resynced.append(sorted(lines))
+
+        parts.publisher.publish = slow_publish
+        parts.publisher.resync_lines = resync_lines
+        async with running(worker):
+            await ami.wait_for(lambda: ami.actions_named("QueueStatus"))
+            flood = b"".join(scenario_events("internal-call.jsonl")) * 40
+            await ami.send_raw(flood)
+            assert ami.session.max_write_wait < 0.1  # the worker kept reading
+            await ami.wait_for(lambda: resynced, timeout=15)
+            assert worker.client.dropped_events > 0
+            assert len(ami.actions_named("CoreShowChannels")) >= 2
+    assert "305" in resynced[0] and "306" in resynced[0]
