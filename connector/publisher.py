@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import re
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -66,7 +67,13 @@ def browser_message(event: LineEvent, seq: int) -> dict:
 
 
 class Publisher:
-    """Numbers each line's events, records them, then sends them to the line's group."""
+    """Numbers each line's events, records them, then sends them to the line's group.
+
+    ``publish`` only numbers, records and queues: a sender task does the
+    ``group_send`` calls in order, so a slow or dead Redis never holds up the
+    AMI read loop. The queue is bounded; what does not fit is dropped and its
+    lines resync.
+    """
 
     def __init__(
         self,
@@ -75,20 +82,29 @@ class Publisher:
         *,
         send_timeout: float = 5.0,
         retry_interval: float = 1.0,
+        max_pending: int = 10_000,
     ) -> None:
         self.channel_layer = channel_layer
         self.history_writer = history_writer
         self.send_timeout = send_timeout
         self.retry_interval = retry_interval
+        self.max_pending = max_pending
         self.seqs: dict[str, int] = {}
         self.sent = 0
         self.failed = 0
+        self.dropped = 0
+        self._queue: deque[tuple[str, dict, str | None]] = deque()
         self._outage = False
+        self._overflowing = False
         self._resync_lines: set[str] = set()
         self._connector_state: dict | None = None
         self._connector_pending = False
-        self._recovery: asyncio.Task | None = None
         self._drop: list[str | None] = []
+        self._sender: asyncio.Task | None = None
+        self._closed = False
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # -- start-up ---------------------------------------------------------
 
@@ -119,39 +135,37 @@ class Publisher:
         return seq
 
     async def publish(self, events: Iterable[LineEvent]) -> None:
-        """Number, record and send ``events`` in order. Never raises on layer errors."""
+        """Number, record and queue ``events`` in order. Never blocks on the layer, never raises."""
         for event in events:
             seq = self.next_seq(event.line)
             if self.history_writer is not None:
                 # Recorded before it is sent: the database is always a prefix of the stream.
                 self.history_writer.submit(event, seq)
-            message = browser_message(event, seq)
             if self._take_drop(event.line):
                 logger.debug("Test hook dropped %s seq %s for line %s", event.type, seq, event.line)
                 continue
-            if self._outage:
-                # Lost by design; the line resyncs when the layer is back.
-                self._resync_lines.add(event.line)
-                continue
-            await self._send(group_for_line(event.line), {"type": "call.event", "event": message}, event.line)
+            message = {"type": "call.event", "event": browser_message(event, seq)}
+            self._enqueue(group_for_line(event.line), message, event.line)
 
     async def publish_connector_state(self, state: str, detail: str = "") -> None:
         """Tell every open socket the AMI link state (``connected``/``reconnecting``/``down``)."""
         self._connector_state = {"type": "connector.state", "state": state, "detail": detail}
         if self.history_writer is not None:
             self.history_writer.record_connector_state(state, detail)
-        if self._outage:
-            self._connector_pending = True
-            return
-        await self._send(CONNECTOR_GROUP, dict(self._connector_state), None)
+        self._enqueue(CONNECTOR_GROUP, dict(self._connector_state), None)
 
     async def resync_lines(self, lines: Iterable[str]) -> None:
         """Ask every socket of ``lines`` to send its browser a fresh snapshot."""
         for line in lines:
-            if self._outage:
-                self._resync_lines.add(line)
-            else:
-                await self._send(group_for_line(line), self._resync_message(line), line)
+            self._enqueue(group_for_line(line), self._resync_message(line), line)
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued has been sent (or given up). False on timeout."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def drop_next(self, line: str | None = None) -> None:
         """Test hook: number but do not send the next event (of ``line``, or of any line)."""
@@ -163,14 +177,14 @@ class Publisher:
         return self._outage
 
     async def close(self) -> None:
-        """Stop the recovery task, if one runs."""
-        if self._recovery is not None:
-            self._recovery.cancel()
-            try:
-                await self._recovery
-            except asyncio.CancelledError:
-                pass
-            self._recovery = None
+        """Stop the sender task (call :meth:`drain` first to deliver what is queued)."""
+        self._closed = True
+        if self._sender is not None:
+            # The flag ends the loop even if a finishing send swallows the cancellation.
+            self._wakeup.set()
+            self._sender.cancel()
+            await asyncio.wait({self._sender}, timeout=self.send_timeout + 1)
+            self._sender = None
 
     # -- internals --------------------------------------------------------
 
@@ -184,55 +198,98 @@ class Publisher:
     def _resync_message(self, line: str) -> dict:
         return {"type": "call.event", "event": {"type": RESYNC, "line": line, "seq": self.seqs.get(line, 0)}}
 
-    async def _group_send(self, group: str, message: dict) -> None:
-        await asyncio.wait_for(self.channel_layer.group_send(group, message), self.send_timeout)
+    def _mark_lost(self, line: str | None) -> None:
+        self.dropped += 1
+        if line is None:
+            self._connector_pending = True
+        else:
+            self._resync_lines.add(line)
 
-    async def _send(self, group: str, message: dict, line: str | None) -> bool:
+    def _enqueue(self, group: str, message: dict, line: str | None) -> None:
+        if self._closed:
+            self._mark_lost(line)
+            return
+        if self._outage:
+            # Lost by design; the line resyncs when the layer is back.
+            self._mark_lost(line)
+            return
+        if len(self._queue) >= self.max_pending:
+            if not self._overflowing:
+                self._overflowing = True
+                logger.error(
+                    "Channel layer too slow: %d messages queued; dropping, lines will resync", len(self._queue)
+                )
+            self._mark_lost(line)
+            return
+        self._queue.append((group, message, line))
+        self._idle.clear()
+        self._wakeup.set()
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._run(), name="publisher-sender")
+
+    async def _group_send(self, group: str, message: dict) -> None:
+        async with asyncio.timeout(self.send_timeout):
+            await self.channel_layer.group_send(group, message)
+
+    async def _run(self) -> None:
+        """The sender: deliver the queue in order; during an outage, probe until the layer is back."""
+        while not self._closed:
+            if self._outage:
+                self._idle.set()  # nothing is queued during an outage
+                await asyncio.sleep(self.retry_interval)
+                await self._try_recover()
+            elif self._queue:
+                group, message, line = self._queue.popleft()
+                await self._send(group, message, line)
+            elif self._resync_lines or self._connector_pending:
+                # Messages were dropped on overflow: the queue has drained, so resync now.
+                self._overflowing = False
+                await self._try_recover()
+            else:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+
+    async def _send(self, group: str, message: dict, line: str | None) -> None:
         try:
             await self._group_send(group, message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.failed += 1
+            self._mark_lost(line)
             self._start_outage(exc)
-            if line is not None:
-                self._resync_lines.add(line)
-            else:
-                self._connector_pending = True
-            return False
+            return
         self.sent += 1
-        return True
 
     def _start_outage(self, exc: BaseException) -> None:
-        if self._outage:
-            return
         self._outage = True
         logger.error(
             "Channel layer unavailable (%s: %s); events are not delivered until it returns",
             type(exc).__name__,
-            exc,
+            exc or "timeout",
         )
-        if self._recovery is None or self._recovery.done():
-            self._recovery = asyncio.get_running_loop().create_task(self._recover())
+        # Everything still queued is lost too; its lines resync later.
+        while self._queue:
+            self._mark_lost(self._queue.popleft()[2])
 
-    async def _recover(self) -> None:
-        """Probe the layer until it works, then resync every line that lost messages."""
-        while True:
-            await asyncio.sleep(self.retry_interval)
-            try:
-                if self._connector_state is not None:
-                    await self._group_send(CONNECTOR_GROUP, dict(self._connector_state))
-                    self._connector_pending = False
-                lines = sorted(self._resync_lines)
-                for line in lines:
-                    await self._group_send(group_for_line(line), self._resync_message(line))
-                    self._resync_lines.discard(line)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                continue
-            if self._resync_lines:
-                continue  # more lines lost messages while we were resyncing
-            self._outage = False
-            logger.warning("Channel layer is back; %d line(s) told to resync", len(lines))
+    async def _try_recover(self) -> None:
+        """Send the last connector state and one resync per line that lost messages."""
+        try:
+            if self._connector_pending and self._connector_state is not None:
+                await self._group_send(CONNECTOR_GROUP, dict(self._connector_state))
+                self.sent += 1
+            self._connector_pending = False
+            for line in sorted(self._resync_lines):
+                await self._group_send(group_for_line(line), self._resync_message(line))
+                self.sent += 1
+                self._resync_lines.discard(line)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not self._outage:
+                self._start_outage(exc)
             return
+        if self._outage:
+            self._outage = False
+            logger.warning("Channel layer is back; open sockets told to resync")

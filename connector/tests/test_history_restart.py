@@ -34,6 +34,8 @@ async def run_worker(events: list[LineEvent], layer) -> Publisher:
     publisher = Publisher(layer, writer)
     await publisher.load_seqs()
     await publisher.publish(events)
+    assert await publisher.drain(timeout=5)
+    await publisher.close()
     await database_sync_to_async(writer.stop)(5)
     return publisher
 

@@ -43,6 +43,21 @@ async def subscribe(layer, group: str) -> str:
     return channel
 
 
+@pytest.fixture
+async def make_publisher():
+    """Publishers whose sender tasks are stopped after the test."""
+    made: list[Publisher] = []
+
+    def make(*args, **kwargs) -> Publisher:
+        publisher = Publisher(*args, **kwargs)
+        made.append(publisher)
+        return publisher
+
+    yield make
+    for publisher in made:
+        await publisher.close()
+
+
 class RecordingWriter:
     """Stands in for HistoryWriter; remembers what it was given and in which order."""
 
@@ -90,11 +105,11 @@ def test_group_names_are_valid_and_distinct():
     assert group_for_line("3050") != group_for_line("305")
 
 
-async def test_seq_grows_by_one_per_event_per_line():
+async def test_seq_grows_by_one_per_event_per_line(make_publisher):
     layer = InMemoryChannelLayer()
     ch305 = await subscribe(layer, group_for_line("305"))
     ch306 = await subscribe(layer, group_for_line("306"))
-    publisher = Publisher(layer)
+    publisher = make_publisher(layer)
 
     await publisher.publish([ringing("305", "a"), ringing("306", "b")])
     await publisher.publish([LineEvent("305", "agent.state", None, {"state": "not_ready", "reason": "in call"})])
@@ -110,23 +125,23 @@ async def test_seq_grows_by_one_per_event_per_line():
     assert publisher.seqs == {"305": 2, "306": 1}
 
 
-async def test_it_sends_only_to_the_lines_group():
+async def test_it_sends_only_to_the_lines_group(make_publisher):
     layer = InMemoryChannelLayer()
     alice = await subscribe(layer, group_for_line("305"))
     bob = await subscribe(layer, group_for_line("306"))
     prefix_twin = await subscribe(layer, group_for_line("3050"))
-    await Publisher(layer).publish([ringing("305")])
+    await make_publisher(layer).publish([ringing("305")])
     assert (await receive(layer, alice))["event"]["line"] == "305"
     await assert_nothing(layer, bob)
     await assert_nothing(layer, prefix_twin)
 
 
-async def test_private_ids_are_stripped_from_browser_messages():
+async def test_private_ids_are_stripped_from_browser_messages(make_publisher):
     layer = InMemoryChannelLayer()
     channel = await subscribe(layer, group_for_line("305"))
     event = ringing("305", _linkedid="1700000000.1", _uniqueid="1700000000.2")
     event.call["_channel"] = "SIP/305-0000001f"
-    await Publisher(layer).publish([event])
+    await make_publisher(layer).publish([event])
     message = (await receive(layer, channel))["event"]
     assert not [key for key in message if key.startswith("_")]
     assert not [key for key in message["call"] if key.startswith("_")]
@@ -135,24 +150,28 @@ async def test_private_ids_are_stripped_from_browser_messages():
     assert event.data["_linkedid"] == "1700000000.1" and event.call["_channel"]
 
 
-async def test_history_gets_each_event_before_it_is_sent():
+async def test_history_gets_each_event_before_it_is_sent(make_publisher):
     log: list = []
     layer = FlakyLayer()
     layer.log = log
-    publisher = Publisher(layer, RecordingWriter(log=log))
+    publisher = make_publisher(layer, RecordingWriter(log=log))
     await publisher.publish([ringing("305"), ringing("306")])
-    assert log == [
+    assert await publisher.drain(timeout=2)
+    assert sorted(log) == [
         ("history", "305", 1),
-        ("send", "line.305", 1),
         ("history", "306", 1),
+        ("send", "line.305", 1),
         ("send", "line.306", 1),
     ]
+    assert log.index(("history", "305", 1)) < log.index(("send", "line.305", 1))
+    assert log.index(("history", "306", 1)) < log.index(("send", "line.306", 1))
+    assert log.index(("send", "line.305", 1)) < log.index(("send", "line.306", 1))
 
 
-async def test_a_restarted_publisher_continues_each_lines_seq_and_asks_for_resync():
+async def test_a_restarted_publisher_continues_each_lines_seq_and_asks_for_resync(make_publisher):
     layer = InMemoryChannelLayer()
     channel = await subscribe(layer, group_for_line("305"))
-    publisher = Publisher(layer, RecordingWriter(seqs={"305": 41, "306": 7}))
+    publisher = make_publisher(layer, RecordingWriter(seqs={"305": 41, "306": 7}))
     await publisher.load_seqs()
     resync = (await receive(layer, channel))["event"]
     assert resync == {"type": "resync", "line": "305", "seq": 41}
@@ -162,10 +181,10 @@ async def test_a_restarted_publisher_continues_each_lines_seq_and_asks_for_resyn
     assert publisher.seqs == {"305": 42, "306": 7, "307": 1}
 
 
-async def test_drop_next_hook_leaves_a_gap_of_exactly_one():
+async def test_drop_next_hook_leaves_a_gap_of_exactly_one(make_publisher):
     layer = InMemoryChannelLayer()
     channel = await subscribe(layer, group_for_line("305"))
-    publisher = Publisher(layer)
+    publisher = make_publisher(layer)
     publisher.drop_next("305")
     await publisher.publish([ringing("305", f"c{n}") for n in range(3)])
     seqs = [(await receive(layer, channel))["event"]["seq"] for _ in range(2)]
@@ -173,12 +192,12 @@ async def test_drop_next_hook_leaves_a_gap_of_exactly_one():
     await assert_nothing(layer, channel)
 
 
-async def test_connector_state_goes_to_the_connector_group():
+async def test_connector_state_goes_to_the_connector_group(make_publisher):
     layer = InMemoryChannelLayer()
     watcher = await subscribe(layer, CONNECTOR_GROUP)
     line_socket = await subscribe(layer, group_for_line("305"))
     writer = RecordingWriter()
-    publisher = Publisher(layer, writer)
+    publisher = make_publisher(layer, writer)
     await publisher.publish_connector_state("reconnecting", "connection reset")
     message = await receive(layer, watcher)
     assert message == {"type": "connector.state", "state": "reconnecting", "detail": "connection reset"}
@@ -186,16 +205,17 @@ async def test_connector_state_goes_to_the_connector_group():
     await assert_nothing(layer, line_socket)
 
 
-async def test_layer_outage_is_logged_once_and_lines_resync_when_it_returns(caplog):
+async def test_layer_outage_is_logged_once_and_lines_resync_when_it_returns(caplog, make_publisher):
     layer = FlakyLayer()
     channel = await subscribe(layer, group_for_line("305"))
     bystander = await subscribe(layer, group_for_line("309"))
-    publisher = Publisher(layer, retry_interval=0.05)
+    publisher = make_publisher(layer, retry_interval=0.05)
     layer.broken = True
     with caplog.at_level(logging.WARNING, logger="connector.publisher"):
         for n in range(50):
             await publisher.publish([ringing("305", f"c{n}"), ringing("306", f"d{n}")])
         await publisher.publish_connector_state("connected")
+        assert await publisher.drain(timeout=2)
         assert publisher.in_outage
         errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(errors) == 1 and "Channel layer unavailable" in errors[0].getMessage()
@@ -216,7 +236,6 @@ async def test_layer_outage_is_logged_once_and_lines_resync_when_it_returns(capl
     await publisher.publish([ringing("305", "after")])
     after = (await receive(layer, channel))["event"]
     assert (after["seq"], after["call"]["id"]) == (51, "after")
-    await publisher.close()
 
 
 def closed_port() -> int:
@@ -225,17 +244,17 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_redis_down_publish_never_raises_and_logs_once(caplog):
+async def test_redis_down_publish_never_raises_and_logs_once(caplog, make_publisher):
     layer = RedisChannelLayer(hosts=[f"redis://127.0.0.1:{closed_port()}/0"], prefix=f"t{uuid.uuid4().hex}")
-    publisher = Publisher(layer, retry_interval=10)
+    publisher = make_publisher(layer, retry_interval=10)
     with caplog.at_level(logging.ERROR, logger="connector.publisher"):
         for n in range(20):
             await publisher.publish([ringing("305", f"c{n}")])
         await publisher.publish_connector_state("connected")
+        assert await publisher.drain(timeout=10)
     errors = [r for r in caplog.records if r.name == "connector.publisher" and r.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert publisher.in_outage and publisher.seqs["305"] == 20 and publisher.sent == 0
-    await publisher.close()
     await layer.close_pools()
 
 
@@ -247,13 +266,62 @@ async def redis_layer(redis_url):
     await layer.close_pools()
 
 
-async def test_real_redis_layer_delivers_to_the_lines_group_only(redis_layer):
+async def test_real_redis_layer_delivers_to_the_lines_group_only(redis_layer, make_publisher):
     alice = await subscribe(redis_layer, group_for_line("305"))
     bob = await subscribe(redis_layer, group_for_line("306"))
-    publisher = Publisher(redis_layer)
+    publisher = make_publisher(redis_layer)
     await publisher.publish([ringing("305", "x"), ringing("305", "x")])
     got = [(await receive(redis_layer, alice))["event"] for _ in range(2)]
     assert [m["seq"] for m in got] == [1, 2]
     assert got[0]["call"]["remote_number"] == "79161234567"
     await assert_nothing(redis_layer, bob, wait=0.3)
     assert publisher.sent == 2 and publisher.failed == 0
+
+
+class StalledLayer(InMemoryChannelLayer):
+    """group_send never returns (a blackholed Redis) until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def group_send(self, group, message):
+        await self.release.wait()
+        await super().group_send(group, message)
+
+
+async def test_publish_returns_at_once_even_when_the_layer_stalls(caplog, make_publisher):
+    layer = StalledLayer()
+    publisher = make_publisher(layer, send_timeout=0.3, retry_interval=0.05)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for n in range(200):
+        await publisher.publish([ringing("305", f"c{n}")])
+    assert loop.time() - started < 0.1
+    assert await publisher.drain(timeout=3)
+    assert publisher.in_outage and publisher.dropped == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR][0].startswith(
+        "Channel layer unavailable (TimeoutError"
+    )
+
+
+class SlowLayer(InMemoryChannelLayer):
+    """Every group_send takes a little while (Redis over a slow link)."""
+
+    async def group_send(self, group, message):
+        await asyncio.sleep(0.01)
+        await super().group_send(group, message)
+
+
+async def test_overflow_drops_logs_once_and_resyncs_the_lines_after_draining(caplog, make_publisher):
+    layer = SlowLayer()
+    channel = await subscribe(layer, group_for_line("305"))
+    publisher = make_publisher(layer, max_pending=5)
+    with caplog.at_level(logging.ERROR, logger="connector.publisher"):
+        await publisher.publish([ringing("305", f"c{n}") for n in range(40)])
+        assert await publisher.drain(timeout=5)
+    assert len([r for r in caplog.records if "too slow" in r.getMessage()]) == 1
+    assert publisher.dropped == 35 and publisher.sent == 6  # five events, then one resync
+    events = [(await receive(layer, channel))["event"] for _ in range(6)]
+    assert [e["seq"] for e in events[:5]] == [1, 2, 3, 4, 5]
+    assert events[5] == {"type": "resync", "line": "305", "seq": 40}
