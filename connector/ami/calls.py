@@ -24,6 +24,7 @@ class Evidence:
     cause_text: str | None = None
     remote_gone: bool = False  # the other party hung up while the call was not answered
     abandoned: bool = False  # QueueCallerAbandon for the caller
+    answered_elsewhere: bool = False  # the caller's dial was answered by another destination
     originate_reason: str | None = None  # OriginateResponse Reason on failure
 
 

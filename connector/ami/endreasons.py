@@ -26,7 +26,7 @@ def end_reason(call: Call) -> str:
     ev = call.evidence
     if call.answered_at is not None:
         return "completed"
-    if ANSWERED_ELSEWHERE in ev.causes:
+    if ANSWERED_ELSEWHERE in ev.causes or ev.answered_elsewhere:
         return "answered_elsewhere"
     if call.originate and ev.leg_status != "ANSWER":
         return "failed"  # the operator's own phone did not take the click-to-call

@@ -225,6 +225,32 @@ class RulesMixin:
                 dest.call.evidence.dial_statuses.add(status)
         if caller is not None and caller.call is not None and (dest is None or dest.call is not caller.call):
             caller.call.evidence.dial_statuses.add(status)
+        if status == "ANSWER" and caller is not None and dest is not None:
+            self._answered_elsewhere(caller, dest)
+
+    def _origin(self, channel: Channel) -> Channel:
+        """The channel a call really comes from, through Local pairs (``;2`` <- ``;1`` <- caller)."""
+        for _ in range(8):
+            if not is_local(channel):
+                break
+            sibling = self._sibling(channel)
+            source = self.channels.get(sibling.dialled_by or "") if sibling else None
+            if source is None:
+                break
+            channel = source
+        return channel
+
+    def _answered_elsewhere(self, caller: Channel, dest: Channel) -> None:
+        """A ring-all dial was answered by ``dest``: every other leg still ringing lost."""
+        origin = self._origin(caller)
+        sibling = self._sibling(dest) if is_local(dest) else None
+        winners = {dest.uniqueid, sibling.uniqueid if sibling else ""}
+        for call in self._all_calls():
+            if call.answered_at is not None or call.channels & winners or call.remote in winners:
+                continue
+            remote = self.channels.get(call.remote or "")
+            if remote is not None and self._origin(remote) is origin:
+                call.evidence.answered_elsewhere = True
 
     def on_agentcalled(self, m: Message) -> None:
         dest = self._ensure(m, "Dest")

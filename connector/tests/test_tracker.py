@@ -426,3 +426,43 @@ def test_feed_never_raises_and_keeps_one_end_per_call(messages):
                 ended.add(key)
             elif event.call is not None:
                 assert (event.line, event.call["id"]) not in ended
+
+
+@pytest.mark.parametrize("via_local", [False, True])
+def test_a_ring_group_leg_that_loses_ends_answered_elsewhere_even_with_cause_16(via_local):
+    feed = Feeder()
+    feed(ev("Newchannel", snap(*TRUNK, state="Ring", cid=CALLER)))
+    legs = {}
+    for n, line in enumerate(["305", "306"]):
+        phone = (f"SIP/{line}-0000004{n}", f"1.4{n}")
+        caller = TRUNK
+        if via_local:
+            one = (f"Local/{line}@from-internal-0000005{n};1", f"1.5{n}1")
+            two = (f"Local/{line}@from-internal-0000005{n};2", f"1.5{n}2")
+            feed(ev("Newchannel", snap(*one, state="Down")))
+            feed(ev("Newchannel", snap(*two, state="Ring")))
+            feed(
+                ev("DialBegin", snap(*TRUNK, cid=CALLER), snap(*one, prefix="Dest"), DialString=f"{line}@from-internal")
+            )
+            caller = two
+        feed(ev("Newchannel", snap(*phone, state="Down", cid=(line, ""))))
+        feed(ev("DialBegin", snap(*caller), snap(*phone, cl=CALLER, prefix="Dest"), DialString=line))
+        feed(ev("Newstate", snap(*phone, state="Ringing", cid=(line, ""), cl=CALLER)))
+        legs[line] = (caller, phone)
+    caller, phone = legs["305"]
+    feed(ev("DialEnd", snap(*caller), snap(*phone, prefix="Dest"), DialStatus="ANSWER"))
+    if via_local:
+        feed(
+            ev(
+                "DialEnd",
+                snap(*TRUNK),
+                snap("Local/305@from-internal-00000050;1", "1.501", prefix="Dest"),
+                DialStatus="ANSWER",
+            )
+        )
+    loser_caller, loser = legs["306"]
+    feed(ev("DialEnd", snap(*loser_caller), snap(*loser, prefix="Dest"), DialStatus="CANCEL"))
+    feed.hangup(loser, cause="16")
+    assert feed.types("306") == ["call.ringing", "call.ended"]
+    assert feed.events[-1].call["end_reason"] == "answered_elsewhere"
+    assert feed.types("305") == ["call.ringing"]
