@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
@@ -91,8 +91,14 @@ def database_url(settings_dict: dict) -> str:
     return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
 
 
+def browser_redis_url(base_url: str) -> str:
+    """The test Redis (TEST_REDIS_URL) with the browser tests' own database number."""
+    parts = urlsplit(base_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{BROWSER_REDIS_DB}", "", ""))
+
+
 @pytest.fixture(scope="session")
-def server_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[str, str]:
+def server_env(django_db_setup, django_db_blocker, redis_url, tmp_path_factory) -> dict[str, str]:
     """Environment shared by daphne and the worker: the test database and a private Redis db."""
     from django.db import connection
 
@@ -107,7 +113,7 @@ def server_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[str
         {
             "DJANGO_SETTINGS_MODULE": "telephony_site.settings",
             "DATABASE_URL": database_url(connection.settings_dict),
-            "REDIS_URL": f"redis://127.0.0.1:6379/{BROWSER_REDIS_DB}",
+            "REDIS_URL": browser_redis_url(redis_url),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "INFO",
@@ -126,7 +132,7 @@ def flush_redis(server_env) -> None:
     try:
         client.flushdb()
     except redis.exceptions.ConnectionError:
-        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+        pytest.skip(f"Redis is not reachable at {server_env['REDIS_URL']}")
     finally:
         client.close()
 
