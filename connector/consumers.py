@@ -33,6 +33,7 @@ from connector.socket_access import (
 )
 
 logger = logging.getLogger(__name__)
+audit = logging.getLogger("connector.audit")
 
 MAX_MESSAGE_CHARS = 4096  # the largest valid command is far smaller
 COMMAND_TIMEOUT = 12.0  # the worker's own AMI timeout is 10 s; this covers a worker that is gone
@@ -242,6 +243,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         try:
             command = parse_command(content)
         except CommandError as exc:
+            self._audit_refusal(content, exc.code)
             if ref is None:
                 await self._error(exc.code, exc.message)
             else:
@@ -252,6 +254,19 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             await self._result(ref, True, None)
             return
         await self._forward(command)
+
+    def _audit_refusal(self, content: object, code: str) -> None:
+        """One audit line per refused command, like the worker's for executed ones."""
+        data = content if isinstance(content, dict) else {}
+        audit.info(
+            "user=%r line=%r command=%r call_id=%r number=%r ok=False error=%r (refused by the socket)",
+            self.access.user_id,
+            self.access.line,
+            str(data.get("type"))[:40],
+            str(data["call_id"])[:80] if "call_id" in data else None,
+            str(data["number"])[:64] if "number" in data else None,
+            code,
+        )
 
     async def _forward(self, command: dict) -> None:
         access = self.access

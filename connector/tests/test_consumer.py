@@ -63,6 +63,18 @@ async def test_it_refuses_a_missing_origin(alice):
     assert connected is False
 
 
+async def test_it_refuses_an_expired_session(alice):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    _client, session_id = await session_cookie(alice)
+    expired = timezone.now() - dt.timedelta(seconds=1)
+    await database_sync_to_async(Session.objects.filter(session_key=session_id).update)(expire_date=expired)
+    ws = communicator(session_id)
+    await ws.connect(timeout=5)
+    await expect_refusal(ws, 4401, "unauthenticated")
+
+
 async def test_it_refuses_a_deactivated_user_even_with_an_old_session(alice):
     _client, session_id = await session_cookie(alice)
     alice.is_active = False

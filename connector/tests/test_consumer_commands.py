@@ -68,13 +68,18 @@ async def test_malformed_commands_get_one_clear_reply(alice, message, reply):
     await ws.disconnect()
 
 
-async def test_a_flood_closes_the_socket_with_4008(alice):
+async def test_a_flood_closes_the_socket_with_4008(alice, bob):
+    bob_ws, _ = await connect_user(bob)
     ws, _ = await connect_user(alice)
     for _ in range(FLOOD_LIMIT + 5):
         await ws.send_to(text_data="x")
     for _ in range(FLOOD_LIMIT):
         assert (await ws.receive_json_from(timeout=5))["code"] == "invalid_json"
     await expect_refusal(ws, 4008, "flood")
+    # Other sockets are unaffected.
+    await bob_ws.send_json_to({"type": "snapshot", "ref": 1})
+    assert (await bob_ws.receive_json_from(timeout=5))["type"] == "hello"
+    await bob_ws.disconnect()
 
 
 async def test_a_command_without_a_worker_times_out(alice, monkeypatch):
@@ -106,7 +111,8 @@ async def test_call_goes_to_the_worker_with_the_profile_context(alice):
     await ws.disconnect()
 
 
-async def test_injection_in_a_number_never_reaches_the_worker(alice):
+async def test_injection_in_a_number_never_reaches_the_worker(alice, caplog):
+    caplog.set_level("INFO", logger="connector.audit")
     client = RecordingClient()
     async with running_worker(client):
         ws, _ = await connect_user(alice)
@@ -117,6 +123,9 @@ async def test_injection_in_a_number_never_reaches_the_worker(alice):
         await ws.send_json_to({"type": "call", "ref": "x", "number": "305", "channel": "SIP/999", "context": "admin"})
         assert (await ws.receive_json_from(timeout=5))["error"]["code"] == "invalid_command"
     assert client.sent == []
+    audit = [r.getMessage() for r in caplog.records if r.name == "connector.audit"]
+    assert len(audit) == 3
+    assert "number='100\\r\\nAction: Command" in audit[0] and "error='invalid_number'" in audit[0]
     await ws.disconnect()
 
 
