@@ -69,6 +69,11 @@ def test_an_inbound_call_end_to_end(page, live_site, pbx, artifacts_dir):
     expect(card.locator(".tp-timer")).to_have_text(re.compile(r"00:0[1-9]"), timeout=5000)
     page.screenshot(path=str(artifacts_dir / "panel.png"))
 
+    # Hold parks the other party (the fake AMI only acknowledges; no park events follow).
+    card.locator(".tp-hold").click()
+    park = pbx.wait_action("Park")
+    assert park.get("Channel") == "SIP/trunk-00000029"
+
     # Hang up from the browser: the worker sends Hangup for the operator's channel.
     card.locator(".tp-hangup").click()
     hangup = pbx.wait_action("Hangup")
@@ -105,3 +110,11 @@ def test_a_tel_link_on_the_history_page_originates(page, live_site, pbx):
     assert originate.get("Exten") == "79161234567"
     assert originate.get("Context") == "from-internal"
     assert page.url == url
+
+    # Not ready with a reason: QueuePause on the line's queue interface.
+    page.select_option("#tp-agent-select", "not_ready")
+    page.fill("#tp-agent-reason", "lunch")
+    page.click("#tp-agent button[type=submit]")
+    pause = pbx.wait_action("QueuePause")
+    assert "305" in pause.get("Interface")
+    assert (pause.get("Paused"), pause.get("Reason")) == ("true", "lunch")
