@@ -176,8 +176,10 @@ class Publisher:
         """True while the channel layer refuses messages."""
         return self._outage
 
-    async def close(self) -> None:
-        """Stop the sender task (call :meth:`drain` first to deliver what is queued)."""
+    async def close(self, drain_timeout: float = 2.0) -> None:
+        """Send what is queued (waiting at most ``drain_timeout``), then stop the sender task."""
+        if self._sender is not None and not self._outage and drain_timeout > 0:
+            await self.drain(drain_timeout)
         self._closed = True
         if self._sender is not None:
             # The flag ends the loop even if a finishing send swallows the cancellation.

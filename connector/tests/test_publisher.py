@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import socket
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -325,3 +328,58 @@ async def test_overflow_drops_logs_once_and_resyncs_the_lines_after_draining(cap
     events = [(await receive(layer, channel))["event"] for _ in range(6)]
     assert [e["seq"] for e in events[:5]] == [1, 2, 3, 4, 5]
     assert events[5] == {"type": "resync", "line": "305", "seq": 40}
+
+
+def start_redis(port: int, workdir) -> subprocess.Popen:
+    """A throw-away redis-server without persistence, like a restarted production one."""
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+@pytest.mark.chaos
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+async def test_redis_killed_and_restarted_publishing_resumes_with_resync(tmp_path, caplog, make_publisher):
+    port = closed_port()
+    proc = start_redis(port, tmp_path)
+    layer = RedisChannelLayer(hosts=[f"redis://127.0.0.1:{port}/0"], prefix="chaos")
+    try:
+        channel = await subscribe(layer, group_for_line("305"))
+        publisher = make_publisher(layer, send_timeout=1.0, retry_interval=0.2)
+        await publisher.publish([ringing("305", "before")])
+        assert (await receive(layer, channel))["event"]["seq"] == 1
+
+        proc.kill()
+        proc.wait(5)
+        with caplog.at_level(logging.ERROR, logger="connector.publisher"):
+            for n in range(30):
+                await publisher.publish([ringing("305", f"lost{n}")])
+            assert await publisher.drain(timeout=5)
+        assert publisher.in_outage
+        assert len([r for r in caplog.records if r.name == "connector.publisher"]) == 1
+
+        proc = start_redis(port, tmp_path)
+        back = time.monotonic()
+        # A Redis without persistence forgot the groups; the socket's heartbeat re-joins (consumer side).
+        await layer.group_add(group_for_line("305"), channel)
+        resync = (await receive(layer, channel, timeout=5))["event"]
+        assert resync == {"type": "resync", "line": "305", "seq": 31}
+        assert time.monotonic() - back < 2.5
+        await publisher.publish([ringing("305", "after")])
+        assert (await receive(layer, channel))["event"]["seq"] == 32
+    finally:
+        proc.kill()
+        proc.wait(5)
+        await layer.close_pools()
