@@ -32,6 +32,7 @@ def add_simulator_arguments(parser) -> None:
     parser.add_argument("--queue-share", type=float, default=0.5, help="share of inbound calls through the queue")
     parser.add_argument("--hold-rate", type=float, default=0.2)
     parser.add_argument("--transfer-rate", type=float, default=0.1)
+    parser.add_argument("--patience", type=float, default=25.0, help="seconds a caller lets an unanswered call ring")
     parser.add_argument("--load", type=float, default=0.0, metavar="CPS", help="load mode: calls per second")
     parser.add_argument("--operators", type=int, default=0, help="load mode: number of lines (from 2000 up)")
     parser.add_argument("--duration", type=float, default=60.0, help="load mode: seconds")
@@ -43,6 +44,8 @@ def _csv(text: str) -> tuple[str, ...]:
 
 def simulator_from_options(options: dict, username: str, secret: str) -> tuple[Simulator, Traffic]:
     """Build the simulator and its traffic from the command-line options (raises CommandError)."""
+    if options["patience"] <= 0:
+        raise CommandError("--patience must be more than 0 seconds")
     for name in ("answer_probability", "queue_share", "hold_rate", "transfer_rate"):
         if not 0.0 <= options[name] <= 1.0:
             raise CommandError(f"--{name.replace('_', '-')} must be between 0 and 1")
@@ -80,6 +83,7 @@ def simulator_from_options(options: dict, username: str, secret: str) -> tuple[S
             queue_share=options["queue_share"],
             hold_rate=options["hold_rate"],
             transfer_rate=options["transfer_rate"],
+            patience_seconds=options["patience"],
         )
     return sim, traffic
 
