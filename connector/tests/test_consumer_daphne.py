@@ -1,0 +1,125 @@
+"""The socket through a real daphne process: what a browser really sees on the wire (cases 25, 31, 32)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.test import Client
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url(settings_dict: dict) -> str:
+    user = quote(settings_dict.get("USER") or "")
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
+    return f"postgres://{auth}{settings_dict.get('HOST') or '127.0.0.1'}:{settings_dict.get('PORT') or 5432}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="module")
+def daphne_url(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A daphne process serving the site against the test database, in-memory layer (one process)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("daphne shares the test database with this process: PostgreSQL only")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTERISK_", "DJANGO_", "REDIS_", "PYTEST_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="telephony_site.settings",
+        DATABASE_URL=_database_url(connection.settings_dict),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [daphne, "-b", "127.0.0.1", "-p", str(port), "telephony_site.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"daphne did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"ws://127.0.0.1:{port}/ws/telephony/"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+async def test_a_foreign_origin_is_refused_at_the_handshake(daphne_url):
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(daphne_url, origin="https://evil.example", open_timeout=10):
+            pass
+    assert info.value.response.status_code == 403
+
+
+async def test_an_anonymous_socket_hears_why_and_is_closed_with_4401(daphne_url):
+    async with connect(daphne_url, origin="http://127.0.0.1", open_timeout=10) as ws:
+        error = json.loads(await ws.recv())
+        assert (error["type"], error["code"], error["close_code"]) == ("error", "unauthenticated", 4401)
+        with pytest.raises(ConnectionClosed) as info:
+            await ws.recv()
+    assert info.value.rcvd.code == 4401
+
+
+async def test_an_operator_gets_hello_errors_and_a_refused_2_mib_frame(daphne_url, alice):
+    from channels.db import database_sync_to_async
+
+    cookie = await database_sync_to_async(_cookie)(alice)
+    headers = {"Cookie": cookie}
+    async with connect(
+        daphne_url, origin="http://127.0.0.1", additional_headers=headers, open_timeout=10, max_size=None
+    ) as ws:
+        hello = json.loads(await ws.recv())
+        assert (hello["type"], hello["line"]) == ("hello", "305")
+        await ws.send("{nope")
+        assert json.loads(await ws.recv())["code"] == "invalid_json"
+        await ws.send(json.dumps({"type": "snapshot", "ref": 1}))
+        assert json.loads(await ws.recv())["type"] == "hello"
+        assert json.loads(await ws.recv()) == {"type": "result", "ref": 1, "ok": True, "error": None}
+        await ws.send("x" * (2 * 1024 * 1024))
+        with pytest.raises(ConnectionClosed) as info:
+            await ws.recv()
+    # daphne drops the connection (no close frame, 1006) rather than read 2 MiB; or says 1009.
+    assert info.value.rcvd is None or info.value.rcvd.code == 1009
+    async with connect(daphne_url, origin="http://127.0.0.1", additional_headers=headers, open_timeout=10) as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"  # the node still serves
