@@ -154,8 +154,8 @@ class Correlator:
 
     def consume(self, message: Message) -> Outcome:
         """Classify one incoming message; see the module docstring."""
-        action_id = message.headers.get("ActionID")
-        if action_id is None and message.headers.get("Event") is not None:
+        action_id = message.get_exact("ActionID")
+        if action_id is None and message.event is not None:
             return Outcome(Verdict.EVENT, message)  # the hot path: a live event
         if action_id is None:
             action_id = message.get("ActionID")

@@ -20,15 +20,15 @@ output as repeated ``Output:`` headers instead, which need nothing special.
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import repeat
 
-from connector.ami.message import Message
+from connector.ami.message import Message, split_header
 
 BANNER_PREFIX = b"Asterisk Call Manager"
 DEFAULT_MAX_MESSAGE = 256 * 1024
 END_COMMAND = "--END COMMAND--"
 
 _STARTS = ("Event: ", "Response: ", "Action: ")
+_FOLLOWS = "Response: Follows"
 _RESYNC = (b"\nEvent: ", b"\nResponse: ")
 _RESYNC_WIDTH = max(len(m) for m in _RESYNC)
 # Headers an old-style command reply carries before its raw output.
@@ -95,20 +95,16 @@ class Framer:
             blocks = text.replace("\r\n", "\n").split("\n\n")
         append = messages.append
         limit = self.max_message
+        lazy = sep == "\r\n" and self._follows is None
         for block in blocks:
             if not block:
                 continue
-            if self._follows is None and len(block) <= limit and block.startswith(_STARTS):
-                lines = block.split(sep)
-                try:
-                    headers = dict(map(str.split, lines, repeat(": "), repeat(1)))
-                except ValueError:
-                    pass  # a line without ": ": the careful path below
-                else:
-                    if len(headers) == len(lines) and headers.get("Response") != "Follows":
-                        append(Message(headers))
-                        continue
+            if lazy and len(block) <= limit and block.startswith(_STARTS) and not block.startswith(_FOLLOWS):
+                # A well-formed CRLF message: its headers are split out when first read.
+                append(Message(raw=block))
+                continue
             self._parse_block(block, sep, append)
+            lazy = sep == "\r\n" and self._follows is None
         return messages
 
     def _take_banner(self, buffer: bytes, out: list[Message]) -> bytes | None:
@@ -174,7 +170,7 @@ class Framer:
         follows = lines[first] == "Response: Follows"
         for index in range(first, len(lines)):
             line = lines[index]
-            key, value = _split_header(line)
+            key, value = split_header(line)
             if follows and (key is None or key.lower() not in _FOLLOWS_HEADERS):
                 self._start_follows(message, lines[index:], len(block), append)
                 return
@@ -219,17 +215,6 @@ class Framer:
         while message.body and not message.body[-1]:
             message.body.pop()
         append(message)
-
-
-def _split_header(line: str) -> tuple[str | None, str]:
-    """``Key: value`` -> (key, value); also ``Key:`` and ``Key:value``; anything else -> (None, line)."""
-    key, sep, value = line.partition(": ")
-    if sep:
-        return key, value
-    key, sep, value = line.partition(":")
-    if sep and key and " " not in key:
-        return key, value
-    return None, line
 
 
 def parse_stream(data: bytes, expect_banner: bool = True) -> list[Message]:

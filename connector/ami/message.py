@@ -1,8 +1,54 @@
-"""One AMI message (event, response or action) as an ordered set of headers."""
+"""One AMI message (event, response or action) as an ordered set of headers.
+
+The framer hands over most messages still as their raw text and the headers
+are split out on first use: a busy PBX sends many events that are dropped
+after a look at their name, and ``get`` reads a single value straight from
+the text. The result is always exactly what a full parse gives.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import repeat
+
+_UNSURE = object()  # a line starts with "Key:" but not "Key: ": only the full parse knows
+
+
+def split_header(line: str) -> tuple[str | None, str]:
+    """``Key: value`` -> (key, value); also ``Key:`` and ``Key:value``; anything else -> (None, line)."""
+    key, sep, value = line.partition(": ")
+    if sep:
+        return key, value
+    key, sep, value = line.partition(":")
+    if sep and key and " " not in key:
+        return key, value
+    return None, line
+
+
+def parse_lines(lines: list[str]) -> tuple[dict[str, str], list[tuple[str, str]] | None, list[str] | None]:
+    """Headers (first value per key), repeated headers and other lines of one message's lines."""
+    try:
+        headers = dict(map(str.split, lines, repeat(": "), repeat(1)))
+    except ValueError:
+        pass  # a line without ": ": the careful loop below
+    else:
+        if len(headers) == len(lines):
+            return headers, None, None
+    headers = {}
+    repeated: list[tuple[str, str]] | None = None
+    body: list[str] | None = None
+    for line in lines:
+        key, value = split_header(line)
+        if key is None:
+            if line:
+                body = body or []
+                body.append(line)
+        elif key in headers:
+            repeated = repeated or []
+            repeated.append((key, value))
+        else:
+            headers[key] = value
+    return headers, repeated, body
 
 
 class Message:
@@ -15,7 +61,7 @@ class Message:
     (``Asterisk Call Manager/9.0.0``) that opens every connection.
     """
 
-    __slots__ = ("headers", "repeated", "body", "banner")
+    __slots__ = ("_headers", "_repeated", "_body", "banner", "_raw")
 
     def __init__(
         self,
@@ -23,33 +69,88 @@ class Message:
         repeated: list[tuple[str, str]] | None = None,
         body: list[str] | None = None,
         banner: str | None = None,
+        raw: str | None = None,
     ) -> None:
-        self.headers = headers if headers is not None else {}
-        self.repeated = repeated
-        self.body = body
+        """``raw``: the message's CRLF-separated lines, parsed on first use (then the others are ignored)."""
+        self._raw = raw
+        self._headers = headers if headers is not None or raw is not None else {}
+        self._repeated = repeated
+        self._body = body
         self.banner = banner
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Message:
+        """A message with these headers, in this order (repeats allowed)."""
         message = cls()
         for key, value in pairs:
             message.add(key, value)
         return message
 
+    def _parse(self) -> None:
+        raw = self._raw
+        if raw is not None:
+            self._raw = None
+            self._headers, self._repeated, self._body = parse_lines(raw.split("\r\n"))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self._raw is not None:
+            self._parse()
+        return self._headers
+
+    @property
+    def repeated(self) -> list[tuple[str, str]] | None:
+        if self._raw is not None:
+            self._parse()
+        return self._repeated
+
+    @repeated.setter
+    def repeated(self, value: list[tuple[str, str]] | None) -> None:
+        self._parse()
+        self._repeated = value
+
+    @property
+    def body(self) -> list[str] | None:
+        if self._raw is not None:
+            self._parse()
+        return self._body
+
+    @body.setter
+    def body(self, value: list[str] | None) -> None:
+        self._parse()
+        self._body = value
+
     def add(self, key: str, value: str) -> None:
-        if key in self.headers:
-            if self.repeated is None:
-                self.repeated = []
-            self.repeated.append((key, value))
+        """Append a header; a key seen before goes to ``repeated``."""
+        headers = self.headers
+        if key in headers:
+            if self._repeated is None:
+                self._repeated = []
+            self._repeated.append((key, value))
         else:
-            self.headers[key] = value
+            headers[key] = value
+
+    def get_exact(self, key: str) -> str | None:
+        """The first value of exactly ``key`` (no case-insensitive fallback; cheapest on unparsed text)."""
+        raw = self._raw
+        if raw is None:
+            return self._headers.get(key)
+        value = _find_value(raw, key)
+        if value is _UNSURE:
+            return self.headers.get(key)
+        return value
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of ``key``; a case-insensitive match when the exact one is absent."""
-        value = self.headers.get(key)
+        value = self.get_exact(key)
         if value is not None:
             return value
+        raw = self._raw
         lowered = key.lower()
+        if raw is not None:
+            text = raw.lower()
+            if not (text.startswith(lowered + ":") or f"\r\n{lowered}:" in text):
+                return default  # no line starts with the key in any case
         for name, value in self.headers.items():
             if name.lower() == lowered:
                 return value
@@ -68,23 +169,23 @@ class Message:
         """Every value of ``key`` in order (``Output:`` lines, ``ChanVariable:``)."""
         lowered = key.lower()
         values = [v for k, v in self.headers.items() if k.lower() == lowered]
-        if self.repeated:
-            values.extend(v for k, v in self.repeated if k.lower() == lowered)
+        if self._repeated:
+            values.extend(v for k, v in self._repeated if k.lower() == lowered)
         return values
 
     def items(self) -> Iterator[tuple[str, str]]:
         """All headers, first occurrences then repeats (the wire order is not kept across keys)."""
         yield from self.headers.items()
-        if self.repeated:
-            yield from self.repeated
+        if self._repeated:
+            yield from self._repeated
 
     @property
     def event(self) -> str | None:
-        return self.headers.get("Event")
+        return self.get_exact("Event")
 
     @property
     def response(self) -> str | None:
-        return self.headers.get("Response")
+        return self.get_exact("Response")
 
     @property
     def action_id(self) -> str | None:
@@ -100,7 +201,27 @@ class Message:
             and self.banner == other.banner
         )
 
+    __hash__ = None  # mutable, compared by content
+
     def __repr__(self) -> str:
         if self.banner is not None:
             return f"Message(banner={self.banner!r})"
         return f"Message({self.headers!r})"
+
+
+def _find_value(raw: str, key: str) -> str | None | object:
+    """The first ``key`` value in CRLF-separated ``raw`` text, None if absent, or ``_UNSURE``."""
+    if not key or ":" in key or "\n" in key:
+        return _UNSURE
+    prefix = key + ":"
+    if raw.startswith(prefix):
+        start = len(prefix)
+    else:
+        found = raw.find("\r\n" + prefix)
+        if found < 0:
+            return None
+        start = found + 2 + len(prefix)
+    if not raw.startswith(" ", start):
+        return _UNSURE  # "Key:" or "Key:value": the full parse decides what that line is
+    end = raw.find("\r\n", start)
+    return raw[start + 1 : end] if end >= 0 else raw[start + 1 :]

@@ -259,3 +259,63 @@ def test_the_traces_are_valid_jsonl():
     for path in TRACES:
         for line in path.read_text(encoding="utf-8").splitlines():
             assert json.loads(line)["msg"].endswith("\n")
+
+
+LINE_KEYS = st.sampled_from(["Event", "event", "Channel", "CHANNEL", "ActionID", "Key", "Key x", "Key:x", "", "Ключ"])
+LINE_VALUES = st.text(alphabet=st.sampled_from("ab :\tЖ王"), max_size=6)
+LINES = st.one_of(
+    st.builds(lambda k, v: f"{k}: {v}", LINE_KEYS, LINE_VALUES),
+    st.builds(lambda k, v: f"{k}:{v}", LINE_KEYS, LINE_VALUES),
+    LINE_VALUES,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=st.sampled_from(["Event: Hangup", "Response: Success", "Action: Ping"]), lines=st.lists(LINES, max_size=8))
+def test_a_message_read_lazily_answers_exactly_like_a_full_parse(first, lines):
+    block = "\r\n".join([first, *lines])
+    eager = Message(*_eager(block))
+    for key in [
+        "Event",
+        "Response",
+        "ActionID",
+        "actionid",
+        "Channel",
+        "channel",
+        "Key",
+        "key",
+        "Key x",
+        "Ключ",
+        "Nope",
+    ]:
+        assert Message(raw=block).get(key) == eager.get(key), key
+    lazy = Message(raw=block)
+    assert (lazy.event, lazy.response, lazy.action_id) == (eager.event, eager.response, eager.action_id)
+    assert lazy == eager
+    assert lazy.getall("Key") == eager.getall("Key")
+
+
+def _eager(block: str):
+    message = Message()
+    body = []
+    for line in block.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            key, sep, value = line.partition(":")
+            if not (sep and key and " " not in key):
+                if line:
+                    body.append(line)
+                continue
+        message.add(key, value)
+    return message.headers, message.repeated, body or None
+
+
+def test_framed_messages_come_out_unparsed_and_parse_on_first_use():
+    message = parse_stream(HANGUP, False)[0]
+    assert message._raw is not None  # the framer did not split the headers
+    assert message.event == "Hangup" and message.get("Cause") == "16" and message.get("Action") is None
+    assert message._raw is not None
+    assert message.headers["Uniqueid"] == "1795700720.113"
+    assert message._raw is None
+    message.add("Cause", "17")
+    assert message.getall("Cause") == ["16", "17"]
