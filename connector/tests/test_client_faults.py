@@ -51,7 +51,7 @@ async def test_reconnect_attempts_back_off_then_connect_once_ami_is_up():
             await asyncio.sleep(0.01)
         gaps = [b - a for a, b in zip(accepted, accepted[1:], strict=False)]
         for gap, nominal in zip(gaps, [0.05, 0.1, 0.2, 0.4, 0.4, 0.4], strict=False):
-            assert nominal * 0.8 - 0.01 <= gap <= nominal * 1.2 + 0.1, gaps
+            assert nominal * 0.8 - 0.01 <= gap <= nominal * 1.2 + 0.25, gaps  # slack: a busy CI machine
         down.close()
         await down.wait_closed()
         async with FakeAMI(secret=SECRET, port=port) as ami:
@@ -87,14 +87,14 @@ async def test_a_message_cut_by_a_reset_is_not_dispatched_and_the_client_resyncs
 async def test_a_half_open_link_is_detected_by_the_ping_deadline():
     async with FakeAMI(secret=SECRET) as ami:
         probe = ClientProbe()
-        client = AmiClient(options(ami, ping_interval=0.3, ping_timeout=0.3), **probe.callbacks())
+        client = AmiClient(options(ami, ping_interval=0.5, ping_timeout=0.5), **probe.callbacks())
         async with running(client):
             await client.wait_connected(5)
             await ami.wait_for(lambda: ami.actions_named("Ping"))
             ami.stall()
             stalled_at = time.monotonic()
             await ami.wait_for(lambda: client.state == RECONNECTING, timeout=3)
-            assert time.monotonic() - stalled_at <= 0.3 + 0.3 + 0.3
+            assert time.monotonic() - stalled_at <= 0.5 + 0.5 + 0.5  # interval + deadline (+ slack)
             assert "Ping" in client.state_detail
             ami.unstall()
             await client.wait_connected(5)
