@@ -47,7 +47,8 @@ class BridgeRulesMixin:
             elif call.state == "held":
                 if remote.uniqueid == call.remote:
                     self._resume(call)  # back with the same party: the hold is over
-            elif remote.uniqueid != call.remote:
+            else:
+                # with the operator again (a Local pair optimised away): not redirected after all
                 call.remote, call.remote_left = remote.uniqueid, False
 
     def on_bridgeleave(self, m: Message) -> None:

@@ -11,6 +11,8 @@ from connector.ami.calls import Call, Channel
 from connector.ami.channels import number_from_dial_string
 from connector.ami.message import Message
 
+ORIGINATE_MEMORY = 120.0  # seconds an Originate's number is kept for its call (Timeout is usually 30 s)
+
 
 def value_of(text: str | None) -> str | None:
     """Asterisk's placeholders for "nothing" become ``None``."""
@@ -51,11 +53,11 @@ class RulesMixin:
         call = channel.call
         if call is None:
             # The phone rings before any Dial told us why: an Originate, or a call to the line.
-            placed = line in self.originates or (channel.cid_num or None) not in (line, channel.first_cid_num)
+            placed = bool(self._originate(line)) or (channel.cid_num or None) not in (line, channel.first_cid_num)
             call = self._new_call(line, channel, placed=placed)
             call.originate, call.offered = placed, True
             if placed:
-                request = self.originates.pop(line, {})
+                request = self._originate(line, take=True)
                 self._set_remote(call, request.get("exten") or channel.cid_num, channel.cid_name, announce=False)
             else:
                 self._set_remote(call, channel.cl_num, channel.cl_name, announce=False)
@@ -149,7 +151,7 @@ class RulesMixin:
                 return
             call = self._new_call(line, dest, placed=True)
             call.originate = True
-            request = self.originates.pop(line, {})
+            request = self._originate(line, take=True)
             number = request.get("exten")
             if not number and dest.cid_num not in (line, dest.first_cid_num):
                 number = dest.cid_num  # Originate's CallerID overwrote the phone's own
@@ -183,7 +185,7 @@ class RulesMixin:
 
     def _pickup_call(self, dest: Channel) -> Call | None:
         """An Originate of a line to the slot its parked call waits in is the pickup of that call."""
-        request = self.originates.get(dest.line, {})
+        request = self._originate(dest.line)
         for call in self.calls.get(dest.line, {}).values():
             if call.hold == "park" and call.parking_slot in (dest.cid_num, dest.cl_num, request.get("exten")):
                 self.originates.pop(dest.line, None)
@@ -275,6 +277,8 @@ class RulesMixin:
         line = self.matcher.line_of(m.get("Channel"))
         if line is None or (m.get("Response") or "").strip().lower() != "failure":
             return
+        if value_of(m.get("Uniqueid")) is None:
+            self.originates.pop(line, None)  # no channel was ever made for it
         for call in self.calls.get(line, {}).values():
             if call.originate and call.evidence.leg_status != "ANSWER":
                 call.evidence.originate_reason = value_of(m.get("Reason"))
@@ -287,4 +291,14 @@ class RulesMixin:
         self.matcher.learn(target, self.matcher.candidate(target))  # the app originates only to phones
         line = self.matcher.line_of(target)
         if line is not None and value_of(m.get("Exten")):
-            self.originates[line] = {"exten": value_of(m.get("Exten")), "context": value_of(m.get("Context")) or ""}
+            self.originates[line] = {"exten": value_of(m.get("Exten")), "at": self._at}
+
+    def _originate(self, line: str, take: bool = False) -> dict:
+        """The Originate recently asked for ``line`` (one that never rang must not colour later calls)."""
+        request = self.originates.get(line)
+        if request is None or self._at - request["at"] > ORIGINATE_MEMORY:
+            self.originates.pop(line, None)
+            return {}
+        if take:
+            del self.originates[line]
+        return request

@@ -65,7 +65,7 @@ class CallTracker(RulesMixin, BridgeRulesMixin):
         self.by_name: dict[str, str] = {}
         self.bridges: dict[str, set[str]] = {}
         self.calls: dict[str, dict[str, Call]] = {}  # line -> call id -> call, until it ends
-        self.originates: dict[str, dict[str, str]] = {}  # line -> the last Originate asked for it
+        self.originates: dict[str, dict] = {}  # line -> the last Originate asked for it
         self._out: list[LineEvent | ActionRequest] = []
         self._at = 0.0
 

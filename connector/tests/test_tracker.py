@@ -466,3 +466,49 @@ def test_a_ring_group_leg_that_loses_ends_answered_elsewhere_even_with_cause_16(
     assert feed.types("306") == ["call.ringing", "call.ended"]
     assert feed.events[-1].call["end_reason"] == "answered_elsewhere"
     assert feed.types("305") == ["call.ringing"]
+
+
+def test_a_queue_member_local_pair_optimised_away_is_not_a_transfer():
+    feed = Feeder()
+    one, two = ("Local/305@from-queue-00000001;1", "1.11"), ("Local/305@from-queue-00000001;2", "1.12")
+    feed(ev("Newchannel", snap(*TRUNK, cid=CALLER)))
+    feed(ev("Newchannel", snap(*one, state="Down")))
+    feed(ev("Newchannel", snap(*two, state="Ring")))
+    iface = "Local/305@from-queue"
+    feed(ev("AgentCalled", snap(*TRUNK, cid=CALLER), snap(*one, prefix="Dest"), Queue="support", Interface=iface))
+    feed(ev("DialBegin", snap(*TRUNK, cid=CALLER), snap(*one, prefix="Dest"), DialString=iface))
+    feed(ev("Newchannel", snap(*PHONE, state="Down", cid=OP305)))
+    feed(ev("DialBegin", snap(*two), snap(*PHONE, cl=CALLER, prefix="Dest"), DialString="305"))
+    feed(ev("Newstate", snap(*PHONE, state="Ringing", cid=OP305, cl=CALLER)))
+    for channel, bridge in ((PHONE, "b2"), (two, "b2"), (one, "b1"), (TRUNK, "b1")):
+        feed(ev("BridgeEnter", snap(*channel), BridgeUniqueid=bridge))
+    assert feed.types() == ["call.ringing", "call.answered"]
+    # LocalOptimization: the caller moves into the phone's bridge, the Local pair goes away
+    feed(ev("BridgeLeave", snap(*TRUNK), BridgeUniqueid="b1"))
+    feed(ev("BridgeLeave", snap(*two), BridgeUniqueid="b2"))
+    feed(ev("BridgeEnter", snap(*TRUNK), BridgeUniqueid="b2"))
+    feed.hangup(one, two)
+    feed(ev("HangupRequest", snap(*PHONE)))
+    feed.hangup(PHONE)
+    assert feed.types() == ["call.ringing", "call.answered", "call.ended"]
+    assert feed.events[-1].call["end_reason"] == "completed"
+    feed.hangup(TRUNK)
+
+
+def test_an_originate_that_never_rang_does_not_colour_a_later_call():
+    feed = Feeder()
+    feed(Message.from_pairs([("Action", "Originate"), ("Channel", "SIP/305"), ("Exten", "79031112233")]))
+    feed(ev("OriginateResponse", Channel="SIP/305", Response="Failure", Reason="0", Uniqueid="<unknown>"))
+    feed.ring(ringing_first=True)
+    assert feed.types() == ["call.ringing"]
+    assert feed.events[0].call["direction"] == "inbound"
+
+
+def test_click_to_call_takes_the_number_from_the_originate_it_was_fed():
+    feed = Feeder()
+    feed(Message.from_pairs([("Action", "Originate"), ("Channel", "SIP/305"), ("Exten", "79031112233")]))
+    feed(ev("Newchannel", snap(*PHONE, state="Down", cid=OP305)))
+    feed(ev("DialBegin", snap(*PHONE, prefix="Dest")))
+    assert feed.types() == ["call.dialing"]
+    call = feed.events[0].call
+    assert (call["direction"], call["remote_number"], call["state"]) == ("outbound", "79031112233", "dialing")
