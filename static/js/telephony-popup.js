@@ -43,7 +43,10 @@
       this.claiming = new Set();
       this.onChange = onChange;
       window.addEventListener("storage", (event) => {
-        if (event.key === null || event.key.startsWith(PREFIX)) this.onChange();
+        if (event.key === null || event.key.startsWith(PREFIX)) {
+          this.reconcile();
+          this.onChange();
+        }
       });
       window.addEventListener("pagehide", () => this.releaseAll());
       this.sweep();
@@ -84,11 +87,19 @@
       }
     }
 
+    /** Give up claims another tab has taken over or dismissed (a slow tab may have lost a race). */
+    reconcile() {
+      for (const callId of Array.from(this.owned)) {
+        const entry = read(PREFIX + callId);
+        if (entry && (entry.tab !== this.tabId || entry.dismissed)) this.owned.delete(callId);
+      }
+    }
+
     /** Keep this tab's claims alive (called every second while calls ring). */
     refresh() {
+      this.reconcile();
       for (const callId of this.owned) {
-        const entry = read(PREFIX + callId);
-        if (entry && entry.tab === this.tabId && !entry.dismissed) write(PREFIX + callId, { tab: this.tabId, at: Date.now() });
+        write(PREFIX + callId, { tab: this.tabId, at: Date.now() });
       }
     }
 
