@@ -13,6 +13,7 @@ import uuid
 import pytest
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from connector.ami.events import LineEvent
 from connector.publisher import (
@@ -261,12 +262,19 @@ async def test_redis_down_publish_never_raises_and_logs_once(caplog, make_publis
     await layer.close_pools()
 
 
-@pytest.fixture
-async def redis_layer(redis_url):
-    layer = RedisChannelLayer(hosts=[redis_url], prefix=f"test-publisher-{uuid.uuid4().hex}")
-    yield layer
-    await layer.flush()
-    await layer.close_pools()
+@pytest.fixture(params=["core", "pubsub"])
+async def redis_layer(request, redis_url):
+    """The real channels-redis layers against the machine's Redis, with a prefix of their own."""
+    prefix = f"test-publisher-{uuid.uuid4().hex}"
+    if request.param == "core":
+        layer = RedisChannelLayer(hosts=[redis_url], prefix=prefix)
+        yield layer
+        await layer.flush()
+        await layer.close_pools()
+    else:
+        layer = RedisPubSubChannelLayer(hosts=[redis_url], prefix=prefix)
+        yield layer
+        await layer.flush()
 
 
 async def test_real_redis_layer_delivers_to_the_lines_group_only(redis_layer, make_publisher):
