@@ -57,10 +57,13 @@ _SIMPLE_REPLIES = {
 }
 
 
-def format_message(fields: dict | Iterable[tuple[str, str]]) -> bytes:
-    """``{"Event": "Hangup", ...}`` -> ``b"Event: Hangup\\r\\n...\\r\\n\\r\\n"`` (no checks: tests may send anything)."""
+def format_message(fields: dict | Iterable[tuple[str, str]], terminator: str = "\r\n") -> bytes:
+    """``{"Event": "Hangup", ...}`` -> ``b"Event: Hangup\\r\\n...\\r\\n\\r\\n"`` (no checks: tests may send anything).
+
+    ``terminator`` replaces the final blank line, e.g. ``"\\n"`` for Asterisk's ``\\r\\n\\n`` bug.
+    """
     pairs = fields.items() if isinstance(fields, dict) else fields
-    return ("".join(f"{key}: {value}\r\n" for key, value in pairs) + "\r\n").encode("utf-8")
+    return ("".join(f"{key}: {value}\r\n" for key, value in pairs) + terminator).encode("utf-8")
 
 
 class Session:
@@ -261,9 +264,9 @@ class FakeAMI:
     def never_answer(self, name: str) -> None:
         self._never.add(name.lower())
 
-    async def push_event(self, event: dict | bytes, logged_in_only: bool = True) -> None:
-        """Send an event to every (logged-in) connection."""
-        data = event if isinstance(event, bytes) else format_message(event)
+    async def push_event(self, event: dict | bytes, logged_in_only: bool = True, terminator: str = "\r\n") -> None:
+        """Send an event to every (logged-in) connection; ``terminator`` as in :func:`format_message`."""
+        data = event if isinstance(event, bytes) else format_message(event, terminator)
         for session in list(self.sessions):
             if not session.closed.is_set() and (session.logged_in or not logged_in_only):
                 await session.send(data)

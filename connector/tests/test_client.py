@@ -271,3 +271,30 @@ async def test_any_chunking_of_the_stream_gives_the_same_events():
         got = [m for m in probe.events if m.event == "Newchannel"]
         assert [m.get("Channel") for m in got] == [e["Channel"] for e in events]
         assert all(m.get("CallerIDName") == name and m.get("AppData") == "" for m in got)
+
+
+async def test_slow_replies_meet_or_miss_the_action_deadline():
+    async with FakeAMI(secret=SECRET) as ami:
+        probe = ClientProbe()
+        client = AmiClient(options(ami), **probe.callbacks())
+        async with running(client):
+            await ami.wait_for(lambda: probe.resyncs)
+            ami.reply_delay = 0.3
+            with pytest.raises(AmiActionError) as excinfo:
+                await client.send_action("Hangup", {"Channel": "SIP/305-00000001"}, timeout=0.1)
+            assert excinfo.value.code == "pbx_timeout"
+            result = await client.send_action("Hangup", {"Channel": "SIP/305-00000001"}, timeout=2)
+            assert result.message == "Channel Hungup"  # the late first answer was not taken for this one
+            assert client.pending_count == 0
+
+
+async def test_a_bad_terminator_does_not_swallow_the_next_event():
+    async with FakeAMI(secret=SECRET) as ami:
+        probe = ClientProbe()
+        client = AmiClient(options(ami), **probe.callbacks())
+        async with running(client):
+            await ami.wait_for(lambda: probe.resyncs)
+            await ami.push_event({"Event": "Newstate", "Channel": "SIP/305-00000001"}, terminator="\n")
+            await ami.push_event({"Event": "Hangup", "Channel": "SIP/305-00000001", "Cause": "16"})
+            await ami.wait_for(lambda: "Hangup" in probe.event_names())
+        assert probe.event_names()[-2:] == ["Newstate", "Hangup"]
