@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pytest
@@ -228,3 +229,22 @@ def test_connector_state_is_recorded(writer):
     status = ConnectorStatus.get()
     assert (status.state, status.detail) == ("reconnecting", "connection reset by peer")
     assert status.worker
+
+
+def test_submit_never_waits_for_a_slow_database(writer, monkeypatch):
+    real_write = writer._write_batch
+    release = threading.Event()
+
+    def slow_write(*args, **kwargs):
+        release.wait(5)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(writer, "_write_batch", slow_write)
+    started = time.monotonic()
+    for n in range(500):
+        writer.submit(LineEvent("305", "call.ringing", call(f"c{n % 50}")), n + 1)
+    assert time.monotonic() - started < 0.5
+    assert writer.pending <= 51  # coalesced: one entry per call plus the line
+    release.set()
+    assert writer.flush(timeout=10)
+    assert Call.objects.count() == 50 and LineState.objects.get(line="305").seq == 500
