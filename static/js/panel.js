@@ -168,7 +168,11 @@
       this.calls.delete(id);
       this.transfers.delete(id);
       const card = this.cards.get(id);
-      if (card) card.remove();
+      if (card) {
+        const hadFocus = card.contains(document.activeElement);
+        card.remove();
+        if (hadFocus) this.nodes.number.focus();
+      }
       this.cards.delete(id);
       this.syncPopups();
       this.renderEmpty();
@@ -237,7 +241,11 @@
       let typed = null;
       let hadFocus = false;
       const open = [];
+      let focusedClass = null;
       if (card) {
+        if (card.contains(document.activeElement) && document.activeElement.classList.contains("tp-btn")) {
+          focusedClass = Array.from(document.activeElement.classList).find((name) => name !== "tp-btn") || null;
+        }
         const input = card.querySelector(".tp-transfer-number");
         if (input) {
           typed = input.value;
@@ -292,7 +300,21 @@
           if (hadFocus) input.focus();
         }
       }
+      if (focusedClass) this.restoreFocus(card, focusedClass);
       this.renderEmpty();
+    }
+
+    /** Keep a keyboard user's place when a card is rebuilt (Hold becomes Resume and back). */
+    restoreFocus(card, className) {
+      const partner = { "tp-hold": "tp-resume", "tp-resume": "tp-hold" }[className];
+      const target = card.querySelector("." + className) || (partner && card.querySelector("." + partner));
+      if (target) {
+        target.focus();
+      } else {
+        // Never land on Hang up by surprise: focus the card itself.
+        card.tabIndex = -1;
+        card.focus();
+      }
     }
 
     actionsFor(call, card) {

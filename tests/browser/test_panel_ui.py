@@ -400,3 +400,22 @@ def test_the_panel_speaks_russian(chromium_browser, live_site, operator):
         assert page.locator("html").get_attribute("lang") == "ru"
     finally:
         context.close()
+
+
+def test_keyboard_focus_survives_hold_and_resume(page, panel):
+    panel.hello([make_call("c1", "active")], seq=1)
+    card = page.locator('.tp-call[data-call-id="c1"]')
+    card.locator(".tp-hold").focus()
+    page.keyboard.press("Enter")
+    panel.wait_command("hold")
+    panel.push({"type": "call.held", "seq": 2, "call": make_call("c1", "held", parking_slot="701")})
+    card.locator(".tp-resume").wait_for()
+    assert page.evaluate("document.activeElement.classList.contains('tp-resume')")
+    page.keyboard.press("Enter")
+    panel.wait_command("resume")
+    panel.push({"type": "call.ended", "seq": 3, "call": make_call("c1", "ended", end_reason="completed")})
+    # Ended: no buttons left, focus on the card rather than on a stray button.
+    expect(card).to_have_attribute("data-state", "ended")
+    assert page.evaluate("document.activeElement.classList.contains('tp-call')")
+    card.wait_for(state="detached", timeout=8000)
+    assert page.evaluate("document.activeElement.id") == "tp-number"
