@@ -82,7 +82,11 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         for _ref, timer in getattr(self, "pending", {}).values():
             timer.cancel()
         for group in getattr(self, "joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as exc:
+                # The layer forgets the membership by itself (group_expiry); closing must not fail.
+                logger.warning("could not leave group %s: %s", group, exc.__class__.__name__)
         self.joined = []
 
     # --- authentication and access ----------------------------------------------
@@ -106,7 +110,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             # Accept only to deliver the reason: a refused handshake would reach the browser as a bare 403.
             await self.accept()
         await self.send_json(refusal.as_message())
-        await self.close(code=refusal.close_code)
+        await self.close(code=refusal.close_code, reason=refusal.code)
 
     async def _join(self, access: Access) -> None:
         wanted = [group_for_line(access.line), group_for_user(access.user_id), CONNECTOR_GROUP]

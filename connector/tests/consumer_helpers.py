@@ -57,7 +57,7 @@ async def expect_refusal(ws, close_code: int, error_code: str) -> dict:
     assert error["code"] == error_code
     assert error["message"]
     closed = await ws.receive_output(timeout=5)
-    assert closed == {"type": "websocket.close", "code": close_code}
+    assert closed == {"type": "websocket.close", "code": close_code, "reason": error_code}
     return error
 
 
