@@ -26,7 +26,7 @@ CONNECTOR_GROUP = "connector.state"
 COMMAND_CHANNEL = "connector.commands"
 RESYNC = "resync"
 
-_GROUP_SAFE = re.compile(r"^[A-Za-z0-9_.\-]{1,80}$")
+_GROUP_SAFE = re.compile(r"[A-Za-z0-9_.\-]{1,80}")
 
 
 def group_for_line(line: str) -> str:
@@ -35,7 +35,7 @@ def group_for_line(line: str) -> str:
     A line with characters a group name may not hold (or a very long one) gets
     a stable hashed name under a different prefix, so it can never collide.
     """
-    if _GROUP_SAFE.match(line):
+    if _GROUP_SAFE.fullmatch(line):
         return f"line.{line}"
     return "line-h." + hashlib.sha256(line.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 

@@ -99,7 +99,9 @@ class FlakyLayer(InMemoryChannelLayer):
 
 def test_group_names_are_valid_and_distinct():
     layer = InMemoryChannelLayer()
-    names = [group_for_line(line) for line in ["305", "office", "a.b-c_d", "305 x", "линия", "x" * 200, "305\r\n"]]
+    names = [
+        group_for_line(line) for line in ["305", "office", "a.b-c_d", "305 x", "линия", "x" * 200, "305\r\n", "305\n"]
+    ]
     assert names[:3] == ["line.305", "line.office", "line.a.b-c_d"]
     assert len(set(names)) == len(names)
     for name in names + [group_for_user(7), CONNECTOR_GROUP]:
