@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 import socket
 import subprocess
@@ -106,6 +107,7 @@ def test_group_names_are_valid_and_distinct():
     assert len(set(names)) == len(names)
     for name in names + [group_for_user(7), CONNECTOR_GROUP]:
         assert layer.require_valid_group_name(name)
+        assert re.fullmatch(r"[A-Za-z0-9_.\-]{1,99}", name), name  # the layer's own check lets "x\n" pass
     assert layer.require_valid_channel_name(COMMAND_CHANNEL)
     assert group_for_user("7") == group_for_user(7) == "user.7"
     assert group_for_line("3050") != group_for_line("305")
