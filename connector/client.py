@@ -262,12 +262,16 @@ class AmiClient:
         if self._writer is not None:
             self._writer.transport.abort()
             self._writer = None
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        """Every action in flight fails now with ``pbx_disconnected``; none is ever re-sent."""
         failed = self._correlator.fail_all("the link to Asterisk dropped")
         for action_id in failed:
             waiter = self._waiters.pop(action_id, None)
             if waiter is not None and not waiter.done():
                 waiter.set_exception(AmiActionError("pbx_disconnected", "the link to Asterisk dropped"))
-        if failed:
+        if failed and self.logged_in and not self._stopping:
             logger.warning("AMI link dropped with %d action(s) in flight; they fail and are not re-sent", len(failed))
 
     def _lose(self, reason: str) -> None:
@@ -329,8 +333,10 @@ class AmiClient:
             raise
         except _LinkLost as exc:
             self._lose(str(exc))
+            self._fail_pending()  # at once, even while logging in
         except (OSError, asyncio.IncompleteReadError) as exc:
             self._lose(f"connection error: {exc}")
+            self._fail_pending()
         finally:
             if not banner.done():
                 banner.set_exception(_LinkLost("connection closed before the banner"))

@@ -257,3 +257,12 @@ async def test_a_link_that_drops_right_after_login_keeps_backing_off():
             await ami.wait_for(lambda: len(ami.connections) >= 5, timeout=10)
         gaps = [b - a for a, b in zip(ami.connections, ami.connections[1:], strict=False)]
         assert gaps[3] > gaps[0] * 3, gaps  # 0.05, 0.1, 0.2, 0.4 (+/- 20 %): not a fixed 0.05 s loop
+
+
+async def test_a_connection_closed_during_login_fails_the_login_at_once():
+    async with FakeAMI(secret=SECRET) as ami:
+        ami.on_action("Login", lambda session, action: session.close())
+        client = AmiClient(options(ami, login_timeout=30, backoff_base=0.05))
+        async with running(client):
+            await ami.wait_for(lambda: len(ami.connections) >= 3, timeout=3)  # not one per 30 s timeout
+            assert client.state_detail.startswith("login failed")
