@@ -25,6 +25,7 @@ class Evidence:
     remote_gone: bool = False  # the other party hung up while the call was not answered
     abandoned: bool = False  # QueueCallerAbandon for the caller
     answered_elsewhere: bool = False  # the caller's dial was answered by another destination
+    rang_out: bool = False  # AgentRingNoAnswer: the queue gave up on this member
     originate_reason: str | None = None  # OriginateResponse Reason on failure
 
 

@@ -32,6 +32,8 @@ def end_reason(call: Call) -> str:
         return "failed"  # the operator's own phone did not take the click-to-call
     if ev.abandoned:
         return "cancelled"
+    if ev.rang_out:
+        return "no_answer"
     statuses = ev.dial_statuses
     if "BUSY" in statuses:
         return "busy"

@@ -268,6 +268,11 @@ class RulesMixin:
             self._set_remote(call, caller.cid_num, caller.cid_name, announce=False)
         call.queue = value_of(m.get("Queue")) or call.queue
 
+    def on_agentringnoanswer(self, m: Message) -> None:
+        member = self._channel(value_of(m.get("DestUniqueid")), value_of(m.get("DestChannel")))
+        if member is not None and member.call is not None:
+            member.call.evidence.rang_out = True
+
     def on_queuecallerabandon(self, m: Message) -> None:
         for call in self._calls_with_remote(value_of(m.get("Uniqueid")) or ""):
             if call.answered_at is None:

@@ -512,3 +512,21 @@ def test_click_to_call_takes_the_number_from_the_originate_it_was_fed():
     assert feed.types() == ["call.dialing"]
     call = feed.events[0].call
     assert (call["direction"], call["remote_number"], call["state"]) == ("outbound", "79031112233", "dialing")
+
+
+def test_a_queue_member_the_queue_gives_up_on_rang_out():
+    feed = Feeder()
+    one, two = ("Local/305@from-queue-00000001;1", "1.11"), ("Local/305@from-queue-00000001;2", "1.12")
+    feed(ev("Newchannel", snap(*TRUNK, cid=CALLER)))
+    feed(ev("Newchannel", snap(*one, state="Down")))
+    feed(ev("Newchannel", snap(*two, state="Ring")))
+    iface = "Local/305@from-queue/n"
+    feed(ev("AgentCalled", snap(*TRUNK, cid=CALLER), snap(*one, prefix="Dest"), Queue="support", Interface=iface))
+    feed(ev("Newchannel", snap(*PHONE, state="Down", cid=OP305)))
+    feed(ev("DialBegin", snap(*two), snap(*PHONE, cl=CALLER, prefix="Dest"), DialString="305"))
+    feed(ev("Newstate", snap(*PHONE, state="Ringing", cid=OP305, cl=CALLER)))
+    feed(ev("AgentRingNoAnswer", snap(*TRUNK), snap(*one, prefix="Dest"), Queue="support", RingTime="15"))
+    feed(ev("DialEnd", snap(*two), snap(*PHONE, prefix="Dest"), DialStatus="CANCEL"))
+    feed.hangup(one, PHONE, two)
+    assert feed.types() == ["call.ringing", "call.ended"]
+    assert feed.events[-1].call["end_reason"] == "no_answer"
