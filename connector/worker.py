@@ -133,7 +133,9 @@ class Worker:
         waiters = [asyncio.create_task(e.wait()) for e in (stop, lost, done)]
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            if done.is_set() and not stop.is_set() and parts.config.filePath:
+            if done.is_set() and not stop.is_set():
+                if not parts.config.filePath:
+                    raise RuntimeError("the AMI client stopped by itself")  # a bug: exit non-zero, get restarted
                 # A finished replay keeps the worker up (commands answer pbx_disconnected) until stopped.
                 await asyncio.wait(waiters[:2], return_when=asyncio.FIRST_COMPLETED)
         finally:
