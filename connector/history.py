@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -262,7 +262,7 @@ class HistoryWriter:
                 self._write_batch(list(calls.values()), lines, status)
             except (OperationalError, InterfaceError):
                 raise
-            except DatabaseError:
+            except Exception:
                 # Not an outage: one bad record must not block the others forever.
                 logger.exception("History batch refused; writing its records one by one")
                 self._write_one_by_one(list(calls.values()), lines, status)
@@ -280,14 +280,20 @@ class HistoryWriter:
         return True
 
     def _write_one_by_one(self, calls: list[_CallRecord], lines: dict, status: tuple | None) -> None:
+        """Write each call alone, dropping (and logging) only those the database refuses."""
         for record in calls:
             try:
                 self._write_batch([record], {}, None)
             except (OperationalError, InterfaceError):
                 raise
-            except DatabaseError:
+            except Exception:
                 logger.exception("Dropped an unwritable call row (line %s)", record.line)
-        self._write_batch([], lines, status)
+        try:
+            self._write_batch([], lines, status)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            logger.exception("Dropped unwritable line state for %s", ", ".join(sorted(lines)) or "the connector")
 
     def _write_batch(self, calls: list[_CallRecord], lines: dict[str, _LineRecord], status: tuple | None) -> None:
         """Upsert the rows in one transaction (the only database call of the writer)."""

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection
 
 from connector.ami.events import LineEvent
 from connector.history import HistoryWriter, live_snapshot, open_calls
@@ -248,3 +248,26 @@ def test_submit_never_waits_for_a_slow_database(writer, monkeypatch):
     release.set()
     assert writer.flush(timeout=10)
     assert Call.objects.count() == 50 and LineState.objects.get(line="305").seq == 500
+
+
+@pytest.mark.parametrize("error", [IntegrityError, RuntimeError])
+def test_a_row_the_database_refuses_is_dropped_and_the_writer_goes_on(writer, monkeypatch, caplog, error):
+    real_write = writer._write_batch
+
+    def picky_write(calls, lines, status):
+        if any(record.call["id"] == "refused" for record in calls):
+            raise error("refused by the database")
+        return real_write(calls, lines, status)
+
+    monkeypatch.setattr(writer, "_write_batch", picky_write)
+    with caplog.at_level(logging.ERROR, logger="connector.history"):
+        write(
+            writer,
+            (1, LineEvent("305", "call.ringing", call("refused"))),
+            (2, LineEvent("305", "call.ringing", call("kept"))),
+        )
+    assert list(Call.objects.values_list("call_id", flat=True)) == ["kept"]
+    assert LineState.objects.get(line="305").seq == 2
+    assert any("Dropped an unwritable call row" in r.getMessage() for r in caplog.records)
+    write(writer, (3, LineEvent("305", "call.ended", call("kept", **ENDED))))
+    assert Call.objects.get(call_id="kept").state == "ended"
