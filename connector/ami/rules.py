@@ -175,6 +175,8 @@ class RulesMixin:
                 name = m.get("DestConnectedLineName") if m.get("DestConnectedLineNum") else caller.cid_name
                 self._set_remote(call, number, name, announce=False)
                 if caller.line and not is_local(caller):
+                    # an Originate may have dressed the caller in the callee's own number
+                    self._set_remote(call, call.remote_number or caller.line, call.remote_name, announce=False)
                     call.direction = "internal"
             self._attach(call, dest)
         if not is_local(dest):

@@ -530,3 +530,28 @@ def test_a_queue_member_the_queue_gives_up_on_rang_out():
     feed.hangup(one, PHONE, two)
     assert feed.types() == ["call.ringing", "call.ended"]
     assert feed.events[-1].call["end_reason"] == "no_answer"
+
+
+def test_an_internal_click_to_call_shows_the_calling_line_to_the_callee():
+    feed = Feeder()
+    feed(Message.from_pairs([("Action", "Originate"), ("Channel", "SIP/305"), ("Exten", "306")]))
+    feed(ev("Newchannel", snap(*PHONE, state="Down", cid=OP305)))
+    feed(ev("NewCallerid", snap(*PHONE, state="Down", cid=("306", "306"))))
+    feed(ev("DialBegin", snap(*PHONE, prefix="Dest")))
+    feed(ev("DialEnd", snap(*PHONE, prefix="Dest"), DialStatus="ANSWER"))
+    callee = ("SIP/306-00000007", "1.7")
+    feed(ev("Newchannel", snap(*callee, state="Down", cid=("306", "Operator 306"))))
+    feed(
+        ev(
+            "DialBegin",
+            snap(*PHONE, cid=("306", "306")),
+            snap(*callee, cl=("306", "306"), prefix="Dest"),
+            DialString="306",
+        )
+    )
+    feed(ev("Newstate", snap(*callee, state="Ringing", cid=("306", "Operator 306"), cl=("306", "306"))))
+    assert feed.types("305") == ["call.dialing"]
+    assert feed.types("306") == ["call.ringing"]
+    ringing = feed.events[-1].call
+    assert (ringing["direction"], ringing["remote_number"]) == ("internal", "305")
+    assert feed.tracker.live_calls("305")[0]["direction"] == "internal"
