@@ -230,8 +230,8 @@ class Atxfer:
         self.target = target
         self.dial = Dial(pbx, two, target, dialstring, self.exten, on_ringing=self._ringing, on_result=self._result)
         self.dial.end_caller_on_cancel = False
-        self.dial.start(connect_caller=True)
         pbx.own(self, me, caller, one)
+        self.dial.start(connect_caller=True)
         if not self.dial.done:
             pbx.own(self, two)
 
@@ -269,7 +269,15 @@ class Atxfer:
                 if half.bridge is not None:
                     pbx.leave(half.bridge, half)
                 pbx.destroy(half, 16)
-        if me.hung_up or self.caller.hung_up:
+        if me.hung_up:
+            return
+        if self.caller.hung_up:
+            # Nobody to go back to: the operator's leg is released.
+            if me.bridge is not None:
+                pbx.leave(me.bridge, me)
+                pbx.destroy_bridge(self.bridge)
+            pbx.hangup_request(me, 16, soft=True)
+            pbx.destroy(me, 16)
             return
         pbx.leave(self.bridge, me)
         pbx.destroy_bridge(self.bridge)

@@ -313,6 +313,8 @@ class Pbx:
 
     def hangup(self, channel: Channel, cause: int = 16) -> None:
         """Hang up one channel the way its current role requires (ringing, talking, parked...)."""
+        if channel.hung_up:
+            return
         owner = self.owners.get(channel.name)
         if owner is not None:
             owner.hangup(channel, cause)

@@ -1,0 +1,162 @@
+"""Feature combinations beyond the recordings: every call still ends once and every channel goes away."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from connector.simulator import SimConfig, Simulator
+from connector.tests.test_simulator_traces import Recorder, channel_of, talking, until
+from connector.tests.test_simulator_traffic import assert_consistent, line_events
+
+pytestmark = pytest.mark.timeout(20)
+
+RING = 0.05
+
+
+async def run(scenario, **config) -> tuple[Recorder, list[dict]]:
+    sim = await Simulator(SimConfig(atxfer_delay=0.02, local_optimize_delay=0.05, **config)).start(port=0)
+    try:
+        client = Recorder(sim.port)
+        await client.start()
+        for line in sim.config.lines:
+            sim.set_phone(line, "answer", RING)
+        sim.set_far_end("answer", RING)
+        await scenario(sim, client)
+        await until(lambda: not sim.pbx.channels)
+        await client.finish()
+    finally:
+        await sim.close()
+    return client, line_events(client)
+
+
+def summary(events: list[dict], line: str) -> list[tuple]:
+    return [(e["type"], e["call"]["end_reason"]) for e in events if e["line"] == line and "call" in e]
+
+
+async def queue_call(sim: Simulator) -> object:
+    sim.set_phone("306", "no_answer")
+    caller = sim.call_in("79161234567", "Ivan Petrov", sim.config.queue_did)
+    await until(lambda: talking(sim, "305"))
+    return caller
+
+
+async def test_a_queue_call_can_be_parked_and_picked_up():
+    async def scenario(sim, client):
+        caller = await queue_call(sim)
+        client.send("Park", Channel=caller.name, TimeoutChannel=channel_of(sim, "305").name, ParkingSpace="701")
+        await until(lambda: not sim.line_busy("305"))
+        client.send("Originate", Channel="SIP/305", Context="parkedcalls", Exten="701", Priority="1", Async="true")
+        await until(lambda: talking(sim, "305"))
+        sim.hangup(caller)
+
+    client, events = await run(scenario)
+
+    assert ("call.held", None) in summary(events, "305") and ("call.resumed", None) in summary(events, "305")
+    assert summary(events, "305")[-1] == ("call.ended", "completed")
+    assert_consistent(client, events)
+
+
+async def test_a_queue_call_can_be_blind_transferred():
+    async def scenario(sim, client):
+        caller = await queue_call(sim)
+        sim.set_phone("306", "answer", RING)
+        client.send("BlindTransfer", Channel=channel_of(sim, "305").name, Exten="306", Context="from-internal")
+        await until(lambda: talking(sim, "306"))
+        sim.hangup(caller)
+
+    client, events = await run(scenario)
+
+    assert summary(events, "305")[-1] == ("call.ended", "transferred")
+    assert summary(events, "306")[-1] == ("call.ended", "completed")
+    assert_consistent(client, events)
+
+
+async def test_an_attended_transfer_to_a_busy_line_returns_the_operator_to_the_caller():
+    async def scenario(sim, client):
+        sim.set_phone("306", "busy")
+        caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
+        await until(lambda: talking(sim, "305"))
+        client.send("Atxfer", Channel=channel_of(sim, "305").name, Exten="306", Context="from-internal")
+        await until(
+            lambda: not any(c.name.startswith("Local/") for c in sim.pbx.channels.values()) and talking(sim, "305")
+        )
+        await asyncio.sleep(0.2)
+        assert talking(sim, "305")
+        sim.hangup(caller)
+
+    client, events = await run(scenario)
+
+    assert summary(events, "305")[-1] == ("call.ended", "completed")
+    assert_consistent(client, events)
+
+
+async def test_an_attended_transfer_can_be_cancelled_after_the_target_answers():
+    async def scenario(sim, client):
+        caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
+        await until(lambda: talking(sim, "305"))
+        operator = channel_of(sim, "305").name
+        client.send("Atxfer", Channel=operator, Exten="306", Context="from-internal")
+        await until(lambda: talking(sim, "306"))
+        client.send("CancelAtxfer", Channel=operator)
+        await until(lambda: not sim.line_busy("306"))
+        await asyncio.sleep(0.1)
+        assert talking(sim, "305")
+        sim.hangup(caller)
+
+    client, events = await run(scenario)
+
+    assert summary(events, "305")[-1] == ("call.ended", "completed")
+    assert summary(events, "306")[-1][0] == "call.ended"
+    assert_consistent(client, events)
+
+
+async def test_the_caller_hanging_up_during_a_consultation_ends_only_his_call():
+    async def scenario(sim, client):
+        caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
+        await until(lambda: talking(sim, "305"))
+        client.send("Atxfer", Channel=channel_of(sim, "305").name, Exten="306", Context="from-internal")
+        await until(lambda: talking(sim, "306"))
+        sim.hangup(caller)
+        await asyncio.sleep(0.1)
+        sim.hangup_line("306")
+
+    client, events = await run(scenario)
+
+    assert_consistent(client, events)
+
+
+async def test_a_parked_call_that_times_out_rings_the_operator_again():
+    async def scenario(sim, client):
+        sim.set_phone("305", "answer", RING)
+        caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
+        await until(lambda: talking(sim, "305"))
+        client.send("Park", Channel=caller.name, TimeoutChannel=channel_of(sim, "305").name)
+        await client.wait_for(lambda m: m.event == "ParkedCallTimeOut", timeout=5)
+        await until(lambda: talking(sim, "305"))
+        sim.hangup_line("305")
+
+    client, events = await run(scenario, parking_timeout=0.8)
+
+    assert [m["ParkingSpace"] for m in client.messages if m.event == "ParkedCall"] == ["701"]
+    assert_consistent(client, events)
+
+
+async def test_hangup_by_regex_clears_every_matching_channel():
+    async def scenario(sim, client):
+        for line in ("305", "306"):
+            sim.set_phone(line, "no_answer")
+            sim.call_in("79161234567", "Ivan Petrov", f"74951230{line}")
+        await until(lambda: sim.is_ringing("305") and sim.is_ringing("306"))
+        client.send("Hangup", Channel="/^SIP/30[56]-/")
+
+    client, events = await run(scenario)
+
+    assert sorted(summary(events, "305") + summary(events, "306")) == [
+        ("call.ended", "no_answer"),
+        ("call.ended", "no_answer"),
+        ("call.ringing", None),
+        ("call.ringing", None),
+    ]
+    assert_consistent(client, events)
