@@ -12,9 +12,7 @@ events are dropped and a resync is scheduled instead.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -22,6 +20,7 @@ from connector.ami.actions import ActionIdGenerator, build_action
 from connector.ami.correlate import Correlator, Reply, Verdict
 from connector.ami.framing import Framer
 from connector.ami.message import Message
+from connector.client_login import AuthRejected, login, mask_secrets, sent_action
 from connector.client_options import (  # noqa: F401  (re-exported: the client's public names)
     AUTH_FAILED,
     CONNECTED,
@@ -35,8 +34,6 @@ from connector.delivery import Delivery
 
 logger = logging.getLogger(__name__)
 
-_SECRET_LINE = re.compile(rb"(?im)^(Secret|Key): [^\r\n]*")
-
 EventCallback = Callable[[Message, float], "Awaitable[None] | None"]
 ResyncCallback = Callable[[list[Message], list[Message]], "Awaitable[None] | None"]
 StateCallback = Callable[[str, str], "Awaitable[None] | None"]
@@ -47,10 +44,6 @@ ActionResult = Reply  # response, events (list items or the awaited event), comp
 
 class _LinkLost(Exception):
     """The current connection is over (EOF, reset, Ping deadline, Shutdown)."""
-
-
-class _AuthRejected(Exception):
-    """Asterisk refused the Login."""
 
 
 class AmiClient:
@@ -205,7 +198,7 @@ class AmiClient:
             tasks.append(asyncio.create_task(self._read_loop(reader, banner), name="ami-read"))
             try:
                 await asyncio.wait_for(self._login(banner), opts.login_timeout)
-            except _AuthRejected as exc:
+            except AuthRejected as exc:
                 logger.error(
                     "AMI login refused for user %r at %s:%s: %s (next try in %.0f s)",
                     opts.username,
@@ -279,23 +272,8 @@ class AmiClient:
             self._lost.set_result(reason)
 
     async def _login(self, banner: asyncio.Future) -> None:
-        opts = self.options
         await banner
-        fields: dict[str, object] = {"Username": opts.username}
-        if opts.auth_type == "md5":
-            challenge = await self._request("Challenge", {"AuthType": "MD5"}, pre_login=True)
-            nonce = challenge.response.get("Challenge") or ""
-            fields["AuthType"] = "MD5"
-            fields["Key"] = hashlib.md5((nonce + opts.secret).encode()).hexdigest()
-        else:
-            fields["Secret"] = opts.secret
-        fields["Events"] = opts.events
-        try:
-            await self._request("Login", fields, pre_login=True)
-        except AmiActionError as exc:
-            if exc.code == "pbx_error":
-                raise _AuthRejected(exc.message) from None
-            raise
+        await login(self.options, lambda action, fields: self._request(action, fields, pre_login=True))
 
     async def _after_login(self) -> None:
         """Install filters, then resync once Asterisk says it is fully booted (or after a grace time)."""
@@ -388,17 +366,11 @@ class AmiClient:
         future = asyncio.get_running_loop().create_future()
         self._waiters[action_id] = future
         if self.on_sent is not None and not pre_login and action != "Ping":
-            sent = Message({"Action": action, "ActionID": action_id})
-            for key, value in (fields or {}).items():
-                if value is not None:
-                    sent.add(key, ("true" if value else "false") if isinstance(value, bool) else str(value))
-            for name, value in (variables or {}).items():
-                sent.add("Variable", f"{name}={value}")
-            self._enqueue(("sent", sent, time.time()), force=True)
+            self._enqueue(("sent", sent_action(action, action_id, fields, variables), time.time()), force=True)
         try:
             writer.write(data)
             if self.on_raw is not None:
-                self.on_raw("out", _SECRET_LINE.sub(rb"\1: ********", data), time.monotonic())
+                self.on_raw("out", mask_secrets(data), time.monotonic())
             logger.debug("AMI -> %s %s", action, action_id)
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
