@@ -7,6 +7,7 @@ of the recordings must give exactly the chan_sip result.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import random
@@ -253,3 +254,21 @@ def test_a_missing_file_exits_2(tmp_path):
 
 def test_login_failure_has_no_events():
     assert replay(TRACES / "login-failure.jsonl") == []
+
+
+def test_ami_replay_honours_the_connector_settings(settings):
+    settings.ASTERISK = dataclasses.replace(settings.ASTERISK, autoPauseOnCommutationStart=True)
+    events = replay(TRACES / "inbound-answered.jsonl")
+    assert [e["type"] for e in events] == ["call.ringing", "call.answered", "agent.state", "call.ended"]
+    assert (events[2]["state"], events[2]["reason"]) == ("not_ready", "in call")
+    settings.ASTERISK = dataclasses.replace(
+        settings.ASTERISK, autoPauseOnCommutationStart=False, queueExtensionFormat="Local/{0}@agents/n"
+    )
+    queue = replay(TRACES / "queue-answered.jsonl")
+    assert all(e["type"] != "agent.state" for e in queue)  # members are no longer recognised as lines
+    assert (
+        replay(TRACES / "queue-answered.jsonl", "--queue-extension-format", "Local/{0}@from-queue/n")[0]["call"][
+            "queue"
+        ]
+        == "support"
+    )
