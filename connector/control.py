@@ -15,6 +15,8 @@ from typing import Any
 
 from django.conf import settings
 
+from connector.ami.message import Message
+from connector.client import ActionResult
 from connector.commands import CommandError, parse_command, parse_ref
 from connector.config import CONTEXT_RE, ConnectorConfig
 from connector.numbers import InvalidNumber, validate_number
@@ -248,10 +250,11 @@ class CommandHandler:
             response = await self.client.send_action(action, fields)
         except Exception as exc:
             raise _pbx_error(exc) from exc
-        # A client that hands back an error Response instead of raising is handled the same way.
-        status = getattr(response, "response", None)
+        # An error Response handed back instead of raised is treated the same way.
+        reply = response.response if isinstance(response, ActionResult) else response
+        status = getattr(reply, "response", None)
         if isinstance(status, str) and status.lower() not in ("success", "goodbye", "follows"):
-            text = response.get("Message") if hasattr(response, "get") else None
+            text = reply.get("Message") if isinstance(reply, Message) else None
             raise CommandError("pbx_error", text or f"{action} failed")
         return response
 

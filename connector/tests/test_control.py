@@ -327,3 +327,17 @@ async def test_demo_answer_asks_the_simulator_to_answer_the_operators_phone(sett
     forbidden = await handler.handle(msg({"type": "demo_answer", "ref": 2, "call_id": "c1"}, line="306"))
     assert forbidden["error"]["code"] == "forbidden"
     assert len(client.sent) == 1
+
+
+async def test_an_error_response_returned_instead_of_raised_is_still_an_error():
+    from connector.ami.message import Message
+    from connector.client import ActionResult
+
+    class ReturningClient(RecordingClient):
+        async def send_action(self, action, fields):
+            await super().send_action(action, fields)
+            return ActionResult(action_id="t-1", response=Message({"Response": "Error", "Message": "No such channel"}))
+
+    handler, _ = make_handler(client=ReturningClient())
+    result = await handler.handle(msg({"type": "hangup", "ref": 1, "call_id": "c1"}))
+    assert result["error"] == {"code": "pbx_error", "message": "No such channel"}
