@@ -217,3 +217,14 @@ def artifacts_dir() -> Path:
 def operator(transactional_db, make_operator):
     """alice, an operator on line 305, committed so the daphne subprocess sees her."""
     return make_operator("alice", "305")
+
+
+@pytest.fixture
+def panel(page, live_site, operator):
+    """alice's home page with the panel connected to a scripted socket (tests/browser/fakesocket.py)."""
+    from tests.browser.fakesocket import FakeSocket
+
+    socket = FakeSocket(page)
+    log_in(page, live_site, "alice")
+    socket.wait_connected()
+    return socket
