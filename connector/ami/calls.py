@@ -53,6 +53,7 @@ class Call:
     linkedid: str | None = None
     originate: bool = False  # an Originate rang the operator's phone first
     offered: bool = False  # a phone of this line was dialled for it
+    deferred: bool = False  # an Originate leg that may be the pickup of a parked call: not shown yet
     hold: str | None = None  # "park" or "phone" while held
     remote_left: bool = False  # the other party left the bridge without hanging up (Redirect)
     evidence: Evidence = field(default_factory=Evidence)

@@ -62,7 +62,7 @@ class RulesMixin:
             else:
                 self._set_remote(call, channel.cl_num, channel.cl_name, announce=False)
             self._announce(call)
-        elif self.config.send_ring_started_on_ringing_state and not (call.hold and call.state == "held"):
+        elif self.config.send_ring_started_on_ringing_state and not call.deferred:
             self._announce(call)
 
     def on_rename(self, m: Message) -> None:
@@ -157,8 +157,9 @@ class RulesMixin:
                 number = dest.cid_num  # Originate's CallerID overwrote the phone's own
             self._set_remote(call, number, dest.cid_name, announce=False)
             parked = any(c.hold == "park" for c in self.calls.get(line, {}).values())
-            if not (parked and call.remote_number is None):
-                self._announce(call)  # else wait: it may be the pickup of the parked call
+            call.deferred = parked and call.remote_number is None  # it may be the pickup of the parked call
+            if not call.deferred:
+                self._announce(call)
             return
         if call is None:
             owner = caller.call or (self._sibling(caller) or caller).call
@@ -214,6 +215,7 @@ class RulesMixin:
             call.remote = dest.uniqueid
         if call.remote_number is None:
             self._set_remote(call, number, name, announce=call.announced)
+        call.deferred = False  # it dials out: a click-to-call after all
         self._announce(call)
 
     def on_dialend(self, m: Message) -> None:

@@ -287,7 +287,7 @@ class CallTracker(RulesMixin, BridgeRulesMixin):
         if call.state == "ended":
             return
         if not call.announced:
-            if not (call.offered or call.originate or call.placed):
+            if call.deferred or not (call.offered or call.originate or call.placed):
                 self._drop(call)
                 return
             self._announce(call)

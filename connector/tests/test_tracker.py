@@ -555,3 +555,36 @@ def test_an_internal_click_to_call_shows_the_calling_line_to_the_callee():
     ringing = feed.events[-1].call
     assert (ringing["direction"], ringing["remote_number"]) == ("internal", "305")
     assert feed.tracker.live_calls("305")[0]["direction"] == "internal"
+
+
+def park(feed: Feeder) -> dict:
+    feed.ring()
+    feed.answer()
+    parked = snap(*TRUNK, cid=CALLER, prefix="Parkee")
+    feed(ev("ParkedCall", parked, ParkingSpace="701", ParkerDialString="SIP/305"))
+    feed(ev("BridgeLeave", snap(*TRUNK), BridgeUniqueid="b1"))
+    feed(ev("BridgeLeave", snap(*PHONE), BridgeUniqueid="b1"))
+    feed.hangup(PHONE)
+    return parked
+
+
+@pytest.mark.parametrize("answered", [True, False])
+def test_an_unrecognised_pickup_leg_is_not_shown_as_a_new_call(answered):
+    feed = Feeder()
+    parked = park(feed)
+    leg = ("SIP/305-00000020", "1.20")  # an Originate to the slot, neither its number nor the action known
+    feed(ev("Newchannel", snap(*leg, state="Down", cid=OP305)))
+    feed(ev("DialBegin", snap(*leg, prefix="Dest")))
+    feed(ev("Newstate", snap(*leg, state="Ringing", cid=OP305)))
+    if answered:
+        feed(ev("DialEnd", snap(*leg, prefix="Dest"), DialStatus="ANSWER"))
+        feed(ev("UnParkedCall", parked, snap(*leg, prefix="Retriever"), ParkingSpace="701"))
+        feed(ev("BridgeEnter", snap(*TRUNK), BridgeUniqueid="b3"))
+        feed(ev("BridgeEnter", snap(*leg), BridgeUniqueid="b3"))
+        assert feed.types() == ["call.ringing", "call.answered", "call.held", "call.resumed"]
+        assert feed.tracker.call_channels("305", feed.events[0].call["id"])["operator_channel"] == leg[0]
+    else:
+        feed(ev("DialEnd", snap(*leg, prefix="Dest"), DialStatus="NOANSWER"))
+        feed.hangup(leg)
+        assert feed.types() == ["call.ringing", "call.answered", "call.held"]
+        assert feed.tracker.live_calls("305")[0]["parking_slot"] == "701"
