@@ -86,7 +86,7 @@ class Reply:
         return expected is not None and expected != len(self.events)
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """The verdict on one message; ``reply`` is set when ``verdict`` is ``COMPLETED``."""
 
@@ -154,17 +154,17 @@ class Correlator:
 
     def consume(self, message: Message) -> Outcome:
         """Classify one incoming message; see the module docstring."""
-        action_id = message.get_exact("ActionID")
-        if action_id is None and message.event is not None:
-            return Outcome(Verdict.EVENT, message)  # the hot path: a live event
-        if action_id is None:
-            action_id = message.get("ActionID")
-        pending = self._pending.get(action_id) if action_id is not None else None
-        # OriginateResponse is an event that also carries a Response header: Event decides.
         if message.event is not None:
+            # OriginateResponse is an event that also carries a Response header: Event decides.
+            if not self._pending:
+                return Outcome(Verdict.EVENT, message)  # the hot path: a live event, nothing in flight
+            action_id = message.get_exact("ActionID")
+            pending = self._pending.get(action_id) if action_id is not None else None
             if pending is None:
                 return Outcome(Verdict.EVENT, message, action_id=action_id)
             return self._on_event(action_id, pending, message)
+        action_id = message.get("ActionID")
+        pending = self._pending.get(action_id) if action_id is not None else None
         if message.response is None or pending is None or pending.answered:
             return Outcome(Verdict.UNMATCHED, message, action_id=action_id)
         return self._on_response(action_id, pending, message)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from itertools import repeat
 
-_UNSURE = object()  # a line starts with "Key:" but not "Key: ": only the full parse knows
+_PREFIXES: dict[str, tuple[str, str, int]] = {}  # key -> ("\r\nKey:", "Key:", len("Key:"))
 
 
 def split_header(line: str) -> tuple[str | None, str]:
@@ -61,7 +61,7 @@ class Message:
     (``Asterisk Call Manager/9.0.0``) that opens every connection.
     """
 
-    __slots__ = ("_headers", "_repeated", "_body", "banner", "_raw")
+    __slots__ = ("_headers", "_repeated", "_body", "banner", "_raw", "_lowered", "_folded")
 
     def __init__(
         self,
@@ -73,6 +73,8 @@ class Message:
     ) -> None:
         """``raw``: the message's CRLF-separated lines, parsed on first use (then the others are ignored)."""
         self._raw = raw
+        self._lowered: str | None = None  # raw.lower(), for case-insensitive misses
+        self._folded: dict[str, str] | None = None  # lower-cased key -> first value, built on a miss
         self._headers = headers if headers is not None or raw is not None else {}
         self._repeated = repeated
         self._body = body
@@ -89,7 +91,7 @@ class Message:
     def _parse(self) -> None:
         raw = self._raw
         if raw is not None:
-            self._raw = None
+            self._raw = self._lowered = None
             self._headers, self._repeated, self._body = parse_lines(raw.split("\r\n"))
 
     @property
@@ -123,6 +125,7 @@ class Message:
     def add(self, key: str, value: str) -> None:
         """Append a header; a key seen before goes to ``repeated``."""
         headers = self.headers
+        self._folded = None
         if key in headers:
             if self._repeated is None:
                 self._repeated = []
@@ -135,26 +138,52 @@ class Message:
         raw = self._raw
         if raw is None:
             return self._headers.get(key)
-        value = _find_value(raw, key)
-        if value is _UNSURE:
-            return self.headers.get(key)
-        return value
+        prefix = _PREFIXES.get(key)
+        if prefix is None:
+            if not key or ":" in key or "\n" in key:
+                return self.headers.get(key)
+            prefix = ("\r\n" + key + ":", key + ":", len(key) + 1)
+            if len(_PREFIXES) < 4096:
+                _PREFIXES[key] = prefix
+        line_start, first, width = prefix
+        if raw.startswith(first):
+            start = width
+        else:
+            found = raw.find(line_start)
+            if found < 0:
+                return None
+            start = found + 2 + width
+        if not raw.startswith(" ", start):
+            return self.headers.get(key)  # "Key:" or "Key:value": the full parse decides what that line is
+        end = raw.find("\r\n", start)
+        return raw[start + 1 : end] if end >= 0 else raw[start + 1 :]
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of ``key``; a case-insensitive match when the exact one is absent."""
-        value = self.get_exact(key)
-        if value is not None:
-            return value
         raw = self._raw
-        lowered = key.lower()
-        if raw is not None:
-            text = raw.lower()
-            if not (text.startswith(lowered + ":") or f"\r\n{lowered}:" in text):
-                return default  # no line starts with the key in any case
-        for name, value in self.headers.items():
-            if name.lower() == lowered:
+        if raw is None:
+            value = self._headers.get(key)
+            if value is not None:
                 return value
-        return default
+        else:
+            value = self.get_exact(key)
+            if value is not None:
+                return value
+            raw = self._raw  # get_exact may have parsed the message
+            if raw is not None:
+                text = self._lowered
+                if text is None:
+                    text = self._lowered = raw.lower()
+                lowered = key.lower()
+                if not (text.startswith(lowered + ":") or f"\r\n{lowered}:" in text):
+                    return default  # no line starts with the key in any case
+        folded = self._folded
+        if folded is None:
+            folded = {}
+            for name, value in self.headers.items():
+                folded.setdefault(name.lower(), value)
+            self._folded = folded
+        return folded.get(key.lower(), default)
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)
@@ -181,10 +210,18 @@ class Message:
 
     @property
     def event(self) -> str | None:
+        raw = self._raw
+        if raw is not None and raw.startswith("Event: "):
+            end = raw.find("\r\n")
+            return raw[7:end] if end >= 0 else raw[7:]
         return self.get_exact("Event")
 
     @property
     def response(self) -> str | None:
+        raw = self._raw
+        if raw is not None and raw.startswith("Response: "):
+            end = raw.find("\r\n")
+            return raw[10:end] if end >= 0 else raw[10:]
         return self.get_exact("Response")
 
     @property
@@ -207,21 +244,3 @@ class Message:
         if self.banner is not None:
             return f"Message(banner={self.banner!r})"
         return f"Message({self.headers!r})"
-
-
-def _find_value(raw: str, key: str) -> str | None | object:
-    """The first ``key`` value in CRLF-separated ``raw`` text, None if absent, or ``_UNSURE``."""
-    if not key or ":" in key or "\n" in key:
-        return _UNSURE
-    prefix = key + ":"
-    if raw.startswith(prefix):
-        start = len(prefix)
-    else:
-        found = raw.find("\r\n" + prefix)
-        if found < 0:
-            return None
-        start = found + 2 + len(prefix)
-    if not raw.startswith(" ", start):
-        return _UNSURE  # "Key:" or "Key:value": the full parse decides what that line is
-    end = raw.find("\r\n", start)
-    return raw[start + 1 : end] if end >= 0 else raw[start + 1 :]
