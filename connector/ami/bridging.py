@@ -41,6 +41,12 @@ class BridgeRulesMixin:
                 continue
             remote = next((c for c in others if c.uniqueid == call.remote), None)
             remote = remote or next((c for c in others if not is_local(c)), others[0])
+            if call.deferred:
+                held = [c for c in self._calls_with_remote(remote.uniqueid) if c.line == call.line and c.hold]
+                if held:  # the hidden Originate leg was the pickup after all
+                    self._attach(held[0], channel)
+                    self._resume(held[0])
+                    continue
             if call.state in ("new", "ringing", "dialing"):
                 call.remote, call.remote_left = remote.uniqueid, False
                 self._answer(call)

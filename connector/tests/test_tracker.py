@@ -588,3 +588,17 @@ def test_an_unrecognised_pickup_leg_is_not_shown_as_a_new_call(answered):
         feed.hangup(leg)
         assert feed.types() == ["call.ringing", "call.answered", "call.held"]
         assert feed.tracker.live_calls("305")[0]["parking_slot"] == "701"
+
+
+def test_a_hidden_pickup_leg_bridged_before_unparkedcall_resumes_the_parked_call():
+    feed = Feeder()
+    park(feed)
+    leg = ("SIP/305-00000021", "1.21")
+    feed(ev("Newchannel", snap(*leg, state="Down", cid=OP305)))
+    feed(ev("DialBegin", snap(*leg, prefix="Dest")))
+    feed(ev("BridgeEnter", snap(*TRUNK), BridgeUniqueid="b4"))
+    feed(ev("BridgeEnter", snap(*leg), BridgeUniqueid="b4"))
+    assert feed.types() == ["call.ringing", "call.answered", "call.held", "call.resumed"]
+    feed.hangup(leg, TRUNK)
+    assert feed.types()[-1] == "call.ended"
+    assert len({e.call["id"] for e in feed.events}) == 1
