@@ -22,6 +22,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "proc-secret-4f1a"
 
 
+async def in_db(fn):
+    """Run a query on a thread of its own, and close that thread's connection (the test database is dropped later)."""
+    from django.db import connection
+
+    def run():
+        try:
+            return fn()
+        finally:
+            connection.close()
+
+    return await asyncio.to_thread(run)
+
+
 def worker_env(ami: FakeAMI, **extra: str) -> dict[str, str]:
     db = settings.DATABASES["default"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTERISK_", "REDIS_URL"))}
@@ -77,7 +90,7 @@ async def test_the_worker_process_exits_cleanly_on_a_signal_and_leaves_a_recordi
     assert records[0].data.startswith(b"Asterisk Call Manager/")
     assert any(b"Event: DeviceStateChange" in r.data for r in records)
     assert SECRET.encode() not in record.read_bytes()
-    status = await asyncio.to_thread(ConnectorStatus.get)
+    status = await in_db(ConnectorStatus.get)
     assert status.state in ("connected", "down")
     assert SECRET not in status.detail
 
@@ -221,7 +234,7 @@ async def test_a_standby_worker_process_takes_over_when_the_leader_is_killed(red
             leader_session = ami.sessions[-1]
             from connector.models import ConnectorStatus
 
-            status = await asyncio.to_thread(ConnectorStatus.get)
+            status = await in_db(ConnectorStatus.get)
             leader_pid = int(status.worker.rsplit(":", 1)[1])  # the status row names the active worker
             leader = next(p for p in processes if p.pid == leader_pid)
             leader.kill()
@@ -236,3 +249,43 @@ async def test_a_standby_worker_process_takes_over_when_the_leader_is_killed(red
                 if process.returncode is None:
                     process.kill()
                     await process.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_worker_replays_file_path_into_the_call_history():
+    from connector.models import Call, ConnectorStatus
+
+    trace = ROOT / "tests" / "traces" / "asterisk-20.20.1-sip" / "inbound-answered.jsonl"
+    async with FakeAMI(secret=SECRET) as ami:
+        env = worker_env(ami, ASTERISK_FILE_PATH=str(trace))
+        del env["ASTERISK_SECRET"]  # a replay needs no credentials
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "manage.py",
+            "ami_worker",
+            "--speed",
+            "0",
+            cwd=ROOT,
+            env=env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            for _ in range(300):
+                status = await in_db(ConnectorStatus.get)
+                if status.detail.startswith("replay of"):
+                    break
+                await asyncio.sleep(0.1)
+            process.send_signal(signal.SIGTERM)
+            _out, stderr = await asyncio.wait_for(process.communicate(), 15)
+        finally:
+            if process.returncode is None:
+                process.kill()
+        assert ami.connections == []  # replaying, not connecting
+    assert process.returncode == 0, stderr.decode()
+    assert status.detail == "replay of inbound-answered.jsonl finished"
+    calls = await in_db(lambda: list(Call.objects.filter(line="305")))
+    assert len(calls) == 1
+    call = calls[0]
+    assert (call.direction, call.state, call.remote_number) == ("inbound", "ended", "79161234567")
+    assert call.end_reason == "completed"
+    assert 2.5 <= call.duration <= 3.5  # the recording's talk time, however fast the replay ran
