@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from connector.ami.actions import UnsafeActionValue
 from connector.ami.message import Message
 from connector.client import ActionResult
 from connector.commands import CommandError, parse_command, parse_ref
@@ -44,13 +45,15 @@ def _fail(message: dict, code: str, text: str) -> dict:
     }
 
 
-def _pbx_error(exc: Exception) -> CommandError:
+def _pbx_error(action: str, exc: Exception) -> CommandError:
     """Turn a client exception (``AmiActionError``) into a result error with Asterisk's own words."""
     code = getattr(exc, "code", None)
-    text = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
-    if code not in _PBX_CODES:
-        code = "pbx_error"
-    return CommandError(code, str(text))
+    if code in _PBX_CODES:
+        return CommandError(code, str(getattr(exc, "message", None) or exc))
+    if isinstance(exc, UnsafeActionValue):
+        return CommandError("invalid_command", f"A value of {action} would break the AMI protocol.")
+    logger.error("%s failed unexpectedly", action, exc_info=exc)
+    return CommandError("internal_error", "The command could not be executed.")
 
 
 class CommandHandler:
@@ -249,7 +252,7 @@ class CommandHandler:
         try:
             response = await self.client.send_action(action, fields)
         except Exception as exc:
-            raise _pbx_error(exc) from exc
+            raise _pbx_error(action, exc) from exc
         # An error Response handed back instead of raised is treated the same way.
         reply = response.response if isinstance(response, ActionResult) else response
         status = getattr(reply, "response", None)

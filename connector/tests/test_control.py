@@ -341,3 +341,56 @@ async def test_an_error_response_returned_instead_of_raised_is_still_an_error():
     handler, _ = make_handler(client=ReturningClient())
     result = await handler.handle(msg({"type": "hangup", "ref": 1, "call_id": "c1"}))
     assert result["error"] == {"code": "pbx_error", "message": "No such channel"}
+
+
+@pytest.mark.parametrize(
+    "command,action",
+    [
+        ({"type": "call", "ref": 1, "number": "305"}, "Originate"),
+        ({"type": "hangup", "ref": 1, "call_id": "c1"}, "Hangup"),
+        ({"type": "hold", "ref": 1, "call_id": "c1"}, "Park"),
+        ({"type": "transfer", "ref": 1, "call_id": "c1", "number": "306", "mode": "blind"}, "BlindTransfer"),
+        ({"type": "transfer", "ref": 1, "call_id": "c1", "number": "306", "mode": "attended"}, "Atxfer"),
+        ({"type": "transfer_complete", "ref": 1, "call_id": "c1"}, "Hangup"),
+        ({"type": "dtmf", "ref": 1, "call_id": "c1", "digits": "5"}, "PlayDTMF"),
+        ({"type": "agent_state", "ref": 1, "state": "not_ready"}, "QueuePause"),
+    ],
+)
+async def test_every_command_returns_asterisks_error(command, action):
+    client = RecordingClient(fail={action: PbxError("pbx_error", f"{action} refused by Asterisk")})
+    handler, _ = make_handler(client=client)
+    result = await handler.handle(msg(command))
+    assert result["ok"] is False
+    assert result["error"] == {"code": "pbx_error", "message": f"{action} refused by Asterisk"}
+    assert client.actions == [f"Action: {action}"]
+
+
+async def test_hold_without_the_other_party_is_refused():
+    calls = {("305", "c1"): {"operator_channel": "SIP/305-00000048", "remote_channel": None, "parking_slot": None}}
+    handler, client = make_handler(calls=calls)
+    result = await handler.handle(msg({"type": "hold", "ref": 1, "call_id": "c1"}))
+    assert result["error"]["code"] == "invalid_state"
+    assert client.sent == []
+
+
+async def test_a_disconnected_pbx_is_reported_as_such():
+    client = RecordingClient(fail={"Originate": PbxError("pbx_disconnected", "not connected to Asterisk")})
+    handler, _ = make_handler(client=client)
+    result = await handler.handle(msg({"type": "call", "ref": 1, "number": "305"}))
+    assert result["error"] == {"code": "pbx_disconnected", "message": "not connected to Asterisk"}
+
+
+async def test_an_unexpected_failure_still_gives_one_result():
+    client = RecordingClient(fail={"Hangup": ZeroDivisionError("boom")})
+    handler, _ = make_handler(client=client)
+    result = await handler.handle(msg({"type": "hangup", "ref": 1, "call_id": "c1"}))
+    assert result["ok"] is False
+    assert result["error"] == {"code": "internal_error", "message": "The command could not be executed."}
+
+
+async def test_a_channel_name_that_would_break_framing_is_refused_by_the_builder():
+    calls = {("305", "c1"): {**ALICE_CALL, "operator_channel": "SIP/305-1\r\nAction: Logoff"}}
+    handler, client = make_handler(calls=calls)
+    result = await handler.handle(msg({"type": "hangup", "ref": 1, "call_id": "c1"}))
+    assert result["error"]["code"] == "invalid_command"
+    assert client.sent == []
