@@ -272,3 +272,54 @@ def test_ami_replay_honours_the_connector_settings(settings):
         ]
         == "support"
     )
+
+
+NEXT = {
+    None: {"call.ringing": "open", "call.dialing": "open"},
+    "open": {"call.updated": "open", "call.answered": "active", "call.transferred": "gone", "call.ended": "end"},
+    "active": {"call.updated": "active", "call.held": "held", "call.transferred": "gone", "call.ended": "end"},
+    "held": {"call.updated": "held", "call.resumed": "active", "call.transferred": "gone", "call.ended": "end"},
+    "gone": {"call.ended": "end"},
+    "end": {},
+}
+STATE_OF = {"call.ringing": "ringing", "call.dialing": "dialing", "call.answered": "active", "call.held": "held"}
+
+
+def check_protocol(events: list[dict]) -> None:
+    """PROTOCOL.md's rules: the call state machine, one end, no repeats, per-line seq."""
+    seqs: dict[str, int] = {}
+    where: dict[tuple[str, str], str | None] = {}
+    last: dict[tuple[str, str], dict] = {}
+    for event in events:
+        line = event["line"]
+        assert event["seq"] == seqs.get(line, 0) + 1
+        seqs[line] = event["seq"]
+        if event["type"] == "agent.state":
+            assert event["state"] in ("ready", "not_ready", "wrap_up")
+            continue
+        call = event["call"]
+        assert call["line"] == line
+        key = (line, call["id"])
+        state = where.get(key)
+        assert event["type"] in NEXT[state], (key, state, event["type"])
+        where[key] = NEXT[state][event["type"]]
+        assert last.get(key) != {k: v for k, v in event.items() if k != "seq"}, "the same event twice"
+        last[key] = {k: v for k, v in event.items() if k != "seq"}
+        if event["type"] in STATE_OF:
+            assert call["state"] == STATE_OF[event["type"]]
+        if event["type"] == "call.held":
+            assert call["parking_slot"] is None or call["parking_slot"].isdigit()
+        if event["type"] == "call.ended":
+            assert call["state"] == "ended" and call["ended_at"] and call["end_reason"]
+            if call["answered_at"]:
+                assert call["duration"] is not None and call["duration"] >= 0
+            else:
+                assert call["duration"] is None and call["end_reason"] != "completed"
+    assert all(state == "end" for state in where.values()), where
+
+
+@pytest.mark.parametrize("flags", [(), ("--ring-on-dial",), ("--auto-pause",), ("--line", "305")])
+@pytest.mark.parametrize("name", RECORDED + HAND_BUILT)
+def test_every_replay_keeps_the_protocol(name, flags):
+    path = TRACES / f"{name}.jsonl" if name in RECORDED else SYNTHETIC / f"{name}.jsonl"
+    check_protocol(replay(path, *flags))
