@@ -75,7 +75,7 @@ def test_it_replays_each_synthetic_scenario_exactly(name):
     assert replay(SYNTHETIC / f"{name}.jsonl") == expected(name)
 
 
-@pytest.mark.parametrize("name", [n for n in RECORDED if n != "login-failure"])
+@pytest.mark.parametrize("name", [n for n in RECORDED if n != "login-failure"] + HAND_BUILT)
 def test_chan_pjsip_naming_gives_the_same_calls(name):
     assert replay(SYNTHETIC / f"pjsip-{name}.jsonl", "--protocol", "PJSIP/") == expected(name)
 

@@ -73,8 +73,8 @@ def event(name: str, *snapshots: dict, **fields: str) -> str:
 _SIP = re.compile(r"(?<![A-Za-z])SIP/")
 
 
-def pjsip_variant(name: str) -> list[dict]:
-    records = load(name)
+def pjsip_variant(name: str, records: list[dict] | None = None) -> list[dict]:
+    records = load(name) if records is None else records
     out: list[dict] = []
     ring_pending: set[str] = set()
     for record in records:
@@ -515,7 +515,9 @@ def main() -> None:
     for name in RECORDED:
         write(f"pjsip-{name}", pjsip_variant(name))
     for name, build in SCENARIOS.items():
-        write(name, build())
+        records = build()
+        write(name, records)
+        write(f"pjsip-{name}", pjsip_variant(name, records))
 
 
 if __name__ == "__main__":
