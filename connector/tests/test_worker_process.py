@@ -8,9 +8,9 @@ import signal
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 
 from connector.ami.trace import read_trace
 from connector.leader import NoLock, RedisLock, leader_lock
@@ -36,12 +36,14 @@ async def in_db(fn):
 
 
 def worker_env(ami: FakeAMI, **extra: str) -> dict[str, str]:
-    db = settings.DATABASES["default"]
+    from django.db import connection
+
+    db = connection.settings_dict  # the test database, which the worker process must share
+    if not db["ENGINE"].endswith("postgresql"):
+        pytest.skip("the worker process shares the test database: these tests need PostgreSQL (DATABASE_URL)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTERISK_", "REDIS_URL"))}
-    if db["ENGINE"].endswith("postgresql"):
-        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    else:
-        url = f"sqlite:///{db['NAME']}"
+    auth = quote(db["USER"] or "postgres") + (":" + quote(db["PASSWORD"]) if db.get("PASSWORD") else "")
+    url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env.update(
         DATABASE_URL=url,
         ASTERISK_URL="127.0.0.1",
