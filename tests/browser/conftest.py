@@ -137,19 +137,29 @@ def flush_redis(server_env) -> None:
         client.close()
 
 
-@pytest.fixture(scope="session")
-def live_site(server_env, flush_redis) -> Iterator[str]:
-    """A real daphne serving the site (and its static files) on a free port; yields the base URL."""
+def start_daphne(server_env: dict[str, str], *extra_args: str, log_name: str = "daphne.log") -> tuple:
+    """Start daphne on a free port; returns (process, base URL) once it listens."""
     port = free_port()
     daphne = str(Path(sys.executable).with_name("daphne"))
     process = start_process(
-        [daphne, "-b", "127.0.0.1", "-p", str(port), "tests.browser.asgi:application"],
+        [daphne, "-b", "127.0.0.1", "-p", str(port), *extra_args, "tests.browser.asgi:application"],
         server_env,
-        Path(server_env["BROWSER_TEST_LOGS"]) / "daphne.log",
+        Path(server_env["BROWSER_TEST_LOGS"]) / log_name,
     )
     try:
         wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
+    except RuntimeError:
+        stop_process(process)
+        raise
+    return process, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def live_site(server_env, flush_redis) -> Iterator[str]:
+    """A real daphne serving the site (and its static files) on a free port; yields the base URL."""
+    process, base_url = start_daphne(server_env)
+    try:
+        yield base_url
     finally:
         stop_process(process)
 

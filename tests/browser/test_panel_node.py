@@ -1,4 +1,5 @@
-"""SysMsgServerNode: the panel connects to a messaging node on another host with a renewed token."""
+"""The panel against the real consumer: a messaging node on another host with a renewed token,
+and a server that closes the socket (daphne's ``--websocket_timeout``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, start_daphne, stop_process
 from tests.browser.fakesocket import FakeSocket, make_call
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
@@ -62,3 +63,30 @@ def test_the_token_is_renewed_and_a_reconnect_uses_the_fresh_one(page, live_site
     assert token_of(socket.urls[1]) not in (None, "token-1")
     # The live view stayed on screen across the reconnect.
     assert page.locator('.tp-call[data-call-id="c1"]').count() == 1
+
+
+def test_it_reconnects_when_the_server_closes_the_socket(page, server_env, flush_redis, operator):
+    # Reliability plan 24: daphne rotates every socket after 3 s; the panel re-authenticates and gets hello.
+    process, base_url = start_daphne(server_env, "--websocket_timeout", "3", log_name="daphne-rotating.log")
+    try:
+        sockets, hellos = [], []
+
+        def watch(ws) -> None:
+            sockets.append(ws)
+            ws.on("framereceived", lambda payload: hellos.append(payload) if '"hello"' in str(payload) else None)
+
+        page.on("websocket", watch)
+        log_in(page, base_url, "alice")
+        expect(page.locator("#tp-link")).to_have_attribute("data-state", "connected", timeout=15000)
+        page.wait_for_timeout(100)
+        deadline_ms = 20000
+        while len(sockets) < 3 and deadline_ms > 0:
+            page.wait_for_timeout(250)
+            deadline_ms -= 250
+        assert len(sockets) >= 3, f"{len(sockets)} connections"
+        # Every new socket was authenticated again and restored from a fresh hello.
+        assert len(hellos) >= 2
+        assert all(ws.url.endswith("/ws/telephony/") for ws in sockets)
+        expect(page.locator("#tp-link")).to_have_attribute("data-state", "connected", timeout=10000)
+    finally:
+        stop_process(process)
