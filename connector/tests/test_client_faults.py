@@ -266,3 +266,19 @@ async def test_a_connection_closed_during_login_fails_the_login_at_once():
         async with running(client):
             await ami.wait_for(lambda: len(ami.connections) >= 3, timeout=3)  # not one per 30 s timeout
             assert client.state_detail.startswith("login failed")
+
+
+async def test_a_connection_closed_mid_list_fails_the_list_and_resyncs_on_the_next():
+    channels = [{"Channel": f"SIP/305-{n:08x}", "Uniqueid": f"1795700720.{n}"} for n in range(50)]
+    async with FakeAMI(secret=SECRET, channels=channels) as ami:
+        probe = ClientProbe()
+        client = AmiClient(options(ami), **probe.callbacks())
+        async with running(client):
+            await ami.wait_for(lambda: len(probe.resyncs) == 1)
+            ami.drop_after(1000)  # part of the next CoreShowChannels reply, then FIN
+            with pytest.raises(AmiActionError) as excinfo:
+                await client.send_action("CoreShowChannels")
+            assert excinfo.value.code == "pbx_disconnected"
+            await ami.wait_for(lambda: len(probe.resyncs) == 2)
+        assert [len(channels) for channels, _queues in probe.resyncs] == [50, 50]
+        assert "CoreShowChannel" not in probe.event_names()  # no half list leaked out as live events
