@@ -1,7 +1,7 @@
 """README command 1, end to end: ``manage.py demo`` as a real process.
 
-The site must answer, an operator's websocket must see a call ring, and
-SIGTERM must stop the whole thing with no process left behind.
+The site must answer, an operator's websocket must see a call ring and answer
+it with the demo's "answer on phone", and SIGTERM must stop the whole thing with no process left behind.
 """
 
 from __future__ import annotations
@@ -84,18 +84,21 @@ def log_in(port: int, username: str) -> str:
     return session
 
 
-async def first_ringing(port: int, session: str, timeout: float) -> dict:
-    """Messages on the operator's socket until a ``call.ringing`` arrives."""
+async def ring_and_answer(port: int, session: str, timeout: float) -> list[dict]:
+    """Wait on the operator's socket for a ``call.ringing``, answer it with ``demo_answer``, collect until answered."""
     url = f"ws://127.0.0.1:{port}/ws/telephony/"
     headers = {"Cookie": f"sessionid={session}", "Origin": f"http://127.0.0.1:{port}"}
+    seen: list[dict] = []
     async with websockets.connect(url, additional_headers=headers, open_timeout=10) as ws:
         hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert hello["type"] == "hello" and hello["line"] == "305"
         deadline = time.monotonic() + timeout
-        while True:
+        while not any(m.get("type") == "call.answered" for m in seen):
             message = json.loads(await asyncio.wait_for(ws.recv(), max(deadline - time.monotonic(), 0.1)))
-            if message.get("type") == "call.ringing":
-                return message
+            seen.append(message)
+            if message.get("type") == "call.ringing" and not any(m.get("type") == "result" for m in seen):
+                await ws.send(json.dumps({"type": "demo_answer", "ref": "answer-1", "call_id": message["call"]["id"]}))
+    return seen
 
 
 def test_the_demo_serves_rings_an_operator_and_stops_cleanly(demo):
@@ -106,8 +109,13 @@ def test_the_demo_serves_rings_an_operator_and_stops_cleanly(demo):
     assert f"http://127.0.0.1:{port}/" in output and f"alice / {PASSWORD}" in output
 
     session = log_in(port, "alice")
-    ringing = asyncio.run(first_ringing(port, session, timeout=30))
+    seen = asyncio.run(ring_and_answer(port, session, timeout=30))
+    ringing = next(m for m in seen if m.get("type") == "call.ringing")
+    result = next(m for m in seen if m.get("type") == "result")
+    answered = next(m for m in seen if m.get("type") == "call.answered")
     assert ringing["call"]["line"] == "305" and ringing["call"]["direction"] == "inbound"
+    assert result["ref"] == "answer-1" and result["ok"] is True
+    assert answered["call"]["id"] == ringing["call"]["id"]
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(20) == 0
