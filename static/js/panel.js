@@ -10,7 +10,7 @@
 (function () {
   "use strict";
   const T = window.Telephony;
-  const { label, el, button, diallable, partyText } = T.dom;
+  const { label, el, button, diallable, formatDuration, partyText } = T.dom;
   const ENDED_CARD_MS = 4000;
 
   class Panel {
@@ -23,6 +23,8 @@
       this.endedTimers = new Map();
       this.connectorState = null;
       this.linkState = "connecting";
+      this.agent = null;
+      this.wrapUpUntil = null;
       this.nodes = {
         link: root.querySelector("#tp-link"),
         line: root.querySelector("#tp-line"),
@@ -133,6 +135,10 @@
       if (!command) return;
       if (msg.ok) {
         if (command.type === "transfer" && command.mode === "attended") this.transfers.add(command.call_id);
+        if (command.type === "agent_state" && msg.data && typeof msg.data.wrap_up_seconds === "number") {
+          this.wrapUpUntil = Date.now() + msg.data.wrap_up_seconds * 1000;
+          if (this.agent && this.agent.state === "wrap_up") this.renderAgent(this.agent);
+        }
         if (command.type === "transfer_complete" || command.type === "transfer_cancel") {
           this.transfers.delete(command.call_id);
         }
@@ -174,10 +180,16 @@
 
     renderAgent(agent) {
       const state = agent.state || "ready";
+      this.agent = { state: state, reason: agent.reason || null };
+      if (state !== "wrap_up") this.wrapUpUntil = null;
       const node = this.nodes.agentState;
       node.dataset.state = state;
       if (state === "not_ready" && agent.reason) node.textContent = label("agent_paused_reason", { reason: agent.reason });
       else node.textContent = label("agent_" + state);
+      if (state === "wrap_up" && this.wrapUpUntil) {
+        // The server said how long wrap-up lasts (result data): show the time left.
+        node.textContent += " · " + formatDuration(Math.max(0, (this.wrapUpUntil - Date.now()) / 1000));
+      }
       this.root.dataset.agent = state;
     }
 
@@ -190,6 +202,7 @@
         const card = this.cardView.get(id);
         if (card && call.state !== "ended") this.cardView.updateTimer(card, call);
       }
+      if (this.wrapUpUntil && this.agent) this.renderAgent(this.agent);
       this.coordinator.refresh();
       this.syncPopups();
     }

@@ -316,3 +316,18 @@ def test_keyboard_focus_survives_hold_and_resume(page, panel):
     assert page.evaluate("document.activeElement.classList.contains('tp-call')")
     card.wait_for(state="detached", timeout=8000)
     assert page.evaluate("document.activeElement.id") == "tp-number"
+
+
+def test_wrap_up_shows_the_time_left(page, panel):
+    panel.hello(seq=0)
+    page.select_option("#tp-agent-select", "wrap_up")
+    assert page.locator("#tp-agent-reason").is_hidden()
+    page.click("#tp-agent button[type=submit]")
+    command = panel.wait_command("agent_state")
+    assert command["state"] == "wrap_up" and "reason" not in command
+    panel.push({"type": "result", "ref": command["ref"], "ok": True, "error": None, "data": {"wrap_up_seconds": 30}})
+    panel.push({"type": "agent.state", "seq": 1, "state": "wrap_up", "reason": "wrap-up", "queues": ["support"]})
+    badge = page.locator("#tp-agent-state")
+    expect(badge).to_have_text(re.compile(r"^Wrap-up · 00:(2\d|30)$"))
+    panel.push({"type": "agent.state", "seq": 2, "state": "ready", "reason": None, "queues": ["support"]})
+    expect(badge).to_have_text("Ready")
