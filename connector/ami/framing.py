@@ -19,6 +19,7 @@ output as repeated ``Output:`` headers instead, which need nothing special.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from connector.ami.message import Message, split_header
@@ -29,6 +30,7 @@ END_COMMAND = "--END COMMAND--"
 
 _STARTS = ("Event: ", "Response: ", "Action: ")
 _FOLLOWS = "Response: Follows"
+_BARE_LF = re.compile(r"\n(?<!\r\n)")  # an LF without its CR: the careful, slower split
 _RESYNC = (b"\nEvent: ", b"\nResponse: ")
 _RESYNC_WIDTH = max(len(m) for m in _RESYNC)
 # Headers an old-style command reply carries before its raw output.
@@ -76,18 +78,19 @@ class Framer:
                 return messages
         # Everything before ``old`` was searched already; a terminator may straddle the seam.
         start = old - 2 if old > 2 else 0
-        cut = buffer.rfind(b"\n\n", start)
+        cut = buffer.rfind(b"\n\r\n", start)
         if cut >= 0:
-            cut += 2
-        cr_cut = buffer.rfind(b"\n\r\n", start)
-        if cr_cut >= 0 and cr_cut + 3 > cut:
-            cut = cr_cut + 3
+            cut += 3
+        # Only an LF LF pair ending after that blank line moves the cut (a CRLF stream has none).
+        lf_cut = buffer.rfind(b"\n\n", cut - 1 if cut > start else start)
+        if lf_cut >= 0 and lf_cut + 2 > cut:
+            cut = lf_cut + 2
         if cut < 0:
             self._remember(buffer)
             return messages
         self._remember(buffer[cut:])
         text = buffer[:cut].decode("utf-8", "replace")
-        if text.count("\n") == text.count("\r\n"):
+        if _BARE_LF.search(text) is None:
             sep = "\r\n"
             blocks = text.split("\r\n\r\n")
         else:
@@ -101,7 +104,7 @@ class Framer:
                 continue
             if lazy and len(block) <= limit and block.startswith(_STARTS) and not block.startswith(_FOLLOWS):
                 # A well-formed CRLF message: its headers are split out when first read.
-                append(Message(raw=block))
+                append(Message(None, None, None, None, block))
                 continue
             self._parse_block(block, sep, append)
             lazy = sep == "\r\n" and self._follows is None
