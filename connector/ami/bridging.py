@@ -30,6 +30,9 @@ class BridgeRulesMixin:
 
     def _check_bridge(self, bridge: str) -> None:
         members = [self.channels[u] for u in sorted(self.bridges.get(bridge, ())) if u in self.channels]
+        for channel in members:
+            if channel.call is None and not channel.had_call and not is_local(channel) and len(members) > 1:
+                self._bridged_without_dial(channel, [c for c in members if c is not channel])
         seen: set[int] = set()
         for channel in members:
             call = channel.call
@@ -56,6 +59,26 @@ class BridgeRulesMixin:
             else:
                 # with the operator again (a Local pair optimised away): not redirected after all
                 call.remote, call.remote_left = remote.uniqueid, False
+
+    def _bridged_without_dial(self, channel, others: list) -> None:
+        """A phone talking to someone no Dial of ours explained (call pickup, a call to a queue)."""
+        line = self._line(channel)
+        if line is None:
+            return
+        other = next((c for c in others if not is_local(c)), others[0])
+        other_line = self._line(other)
+        placed = other.uniqueid != other.linkedid or channel.uniqueid == channel.linkedid
+        call = self._new_call(line, channel, placed=placed and other_line is None)
+        call.offered = True
+        call.remote = other.uniqueid
+        if other_line is not None and other_line != line:
+            self._set_remote(call, other_line, None, announce=False)
+            call.direction = "internal"
+        else:
+            number = channel.cl_num if channel.cl_num not in (None, line) else other.cid_num
+            self._set_remote(
+                call, number, channel.cl_name if number == channel.cl_num else other.cid_name, announce=False
+            )
 
     def on_bridgeleave(self, m: Message) -> None:
         channel = self._ensure(m)

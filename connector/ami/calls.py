@@ -108,4 +108,5 @@ class Channel:
     bridge: str | None = None
     hangup_requested: bool = False
     call: Call | None = None
+    had_call: bool = False  # it has been part of a call (a transferred leg must not start another)
     dialled_by: str | None = None  # Uniqueid of the channel that dialled this one

@@ -62,9 +62,6 @@ def resync_calls(tracker, channels: list[Message], queue_status: list[Message], 
         known = call.evidence.dial_statuses or call.evidence.causes or call.evidence.abandoned
         tracker._end(call, end_reason(call) if known and call.answered_at is None else "failed")
 
-    for bridge in list(tracker.bridges):
-        tracker._check_bridge(bridge)
-
     groups: dict[tuple[str, str], list[Channel]] = {}
     for uniqueid in listed:
         channel = tracker.channels[uniqueid]
@@ -73,6 +70,9 @@ def resync_calls(tracker, channels: list[Message], queue_status: list[Message], 
             groups.setdefault((line, channel.linkedid or uniqueid), []).append(channel)
     for (line, _linkedid), members in sorted(groups.items(), key=lambda kv: min(c.uniqueid for c in kv[1])):
         _appear(tracker, line, members, ages, at)
+
+    for bridge in list(tracker.bridges):
+        tracker._check_bridge(bridge)  # calls that were ringing may have been answered meanwhile
 
     if queue_status:
         tracker.agents.reset()

@@ -222,6 +222,7 @@ class CallTracker(RulesMixin, BridgeRulesMixin):
                 call.offered = call.offered or old.offered
                 self.calls.get(old.line, {}).pop(old.id, None)
             member.call = call
+            member.had_call = True
             call.channels.add(member.uniqueid)
 
     def _emit(self, call: Call, type_: str, data: dict | None = None) -> None:

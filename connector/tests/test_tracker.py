@@ -602,3 +602,37 @@ def test_a_hidden_pickup_leg_bridged_before_unparkedcall_resumes_the_parked_call
     feed.hangup(leg, TRUNK)
     assert feed.types()[-1] == "call.ended"
     assert len({e.call["id"] for e in feed.events}) == 1
+
+
+def test_an_operator_calling_a_queue_gets_a_call_when_a_member_answers():
+    feed = Feeder()
+    me = ("SIP/305-00000061", "1.61")
+    one, two = ("Local/306@from-queue-00000062;1", "1.62"), ("Local/306@from-queue-00000062;2", "1.63")
+    member = ("SIP/306-00000064", "1.64")
+    feed(ev("Newchannel", snap(*me, state="Ring", cid=OP305, linked="1.61")))
+    feed(ev("Newchannel", snap(*one, state="Down", linked="1.61")))
+    feed(ev("Newchannel", snap(*two, state="Ring", cid=OP305, linked="1.61")))
+    iface = "Local/306@from-queue/n"
+    feed(
+        ev(
+            "AgentCalled",
+            snap(*me, cid=OP305, linked="1.61"),
+            snap(*one, prefix="Dest"),
+            Queue="support",
+            Interface=iface,
+        )
+    )
+    feed(ev("DialBegin", snap(*me, cid=OP305, linked="1.61"), snap(*one, prefix="Dest"), DialString=iface))
+    feed(ev("Newchannel", snap(*member, state="Down", cid=("306", "Operator 306"), linked="1.61")))
+    feed(ev("DialBegin", snap(*two, cid=OP305), snap(*member, cl=OP305, prefix="Dest"), DialString="306"))
+    feed(ev("Newstate", snap(*member, state="Ringing", cid=("306", "Operator 306"), cl=OP305)))
+    for channel, bridge in ((member, "q2"), (two, "q2"), (one, "q1"), (me, "q1")):
+        feed(ev("BridgeEnter", snap(*channel, linked="1.61"), BridgeUniqueid=bridge))
+    assert feed.types("306") == ["call.ringing", "call.answered"]
+    assert feed.types("305") == ["call.dialing", "call.answered"]
+    mine = feed.tracker.live_calls("305")[0]
+    assert (mine["direction"], mine["remote_number"]) == ("internal", "306")
+    theirs = feed.tracker.live_calls("306")[0]
+    assert (theirs["direction"], theirs["remote_number"], theirs["queue"]) == ("internal", "305", "support")
+    feed.hangup(me, one, two, member)
+    assert feed.types("305")[-1] == feed.types("306")[-1] == "call.ended"
