@@ -42,6 +42,9 @@ def test_an_inbound_call_end_to_end(page, live_site, pbx, artifacts_dir):
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("console", lambda message: console.append(message.text))
     log_in(page, live_site, "alice")
+    response = page.goto(f"{live_site}/")
+    # No inline script may run: the panel's configuration is JSON data, its code comes from /static/.
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     expect(page.locator("#tp-link")).to_have_attribute("data-state", "connected", timeout=15000)
     expect(page.locator("#tp-pbx")).to_have_attribute("data-state", "connected", timeout=15000)
 
