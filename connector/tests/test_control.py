@@ -3,8 +3,12 @@
 import asyncio
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from connector.ami.actions import build_action
+from connector.commands import CommandError, parse_command
 from connector.config import ConnectorConfig
 from connector.control import CommandHandler
 from connector.ratelimit import MemoryRateLimiter
@@ -394,3 +398,27 @@ async def test_a_channel_name_that_would_break_framing_is_refused_by_the_builder
     result = await handler.handle(msg({"type": "hangup", "ref": 1, "call_id": "c1"}))
     assert result["error"]["code"] == "invalid_command"
     assert client.sent == []
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=40), st.lists(st.integers(), max_size=2))
+_commands = st.dictionaries(
+    st.sampled_from(["type", "ref", "number", "call_id", "mode", "digits", "state", "reason", "queue", "channel"]),
+    _values,
+    max_size=7,
+).map(lambda d: {**d, "type": d.get("type")})
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(data=_commands, kind=st.sampled_from(["call", "hangup", "transfer", "dtmf", "agent_state", "x", None]))
+def test_parse_command_only_lets_through_safe_known_fields(data, kind):
+    data = {**data, "type": kind} if kind is not None else data
+    try:
+        command = parse_command(data)
+    except CommandError as exc:
+        assert exc.code and exc.message
+        return
+    assert set(command) <= {"type", "ref", "number", "call_id", "mode", "digits", "state", "reason", "queue"}
+    for key, value in command.items():
+        if isinstance(value, str):
+            build_action("Check", {"Value": value})  # raises on CR/LF/NUL
+            assert value.isprintable(), (key, value)
