@@ -1,0 +1,189 @@
+"""Call tracker rules for queues, ring-all groups and agent state, fed message by message."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from connector.tests.tracker_feed import CALLER, OP305, PHONE, TRUNK, Feeder, ev, snap
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_queue_caller_abandon_cancels_every_ringing_member():
+    feed = Feeder()
+    feed(ev("Newchannel", snap(*TRUNK, cid=CALLER)))
+    members = {}
+    for n, line in enumerate(["305", "306"]):
+        one = (f"Local/{line}@from-queue-0000000{n};1", f"1.1{n}1")
+        two = (f"Local/{line}@from-queue-0000000{n};2", f"1.1{n}2")
+        phone = (f"SIP/{line}-0000003{n}", f"1.1{n}3")
+        feed(ev("Newchannel", snap(*one, state="Down")))
+        feed(ev("Newchannel", snap(*two, state="Ring")))
+        interface = f"Local/{line}@from-queue/n"
+        feed(
+            ev("AgentCalled", snap(*TRUNK, cid=CALLER), snap(*one, prefix="Dest"), Queue="support", Interface=interface)
+        )
+        feed(ev("DialBegin", snap(*TRUNK, cid=CALLER), snap(*one, prefix="Dest"), DialString=interface))
+        feed(ev("Newchannel", snap(*phone, state="Down", cid=(line, ""))))
+        feed(ev("DialBegin", snap(*two), snap(*phone, cl=CALLER, prefix="Dest"), DialString=line))
+        feed(ev("Newstate", snap(*phone, state="Ringing", cid=(line, ""), cl=CALLER)))
+        members[line] = (one, two, phone)
+    feed(ev("QueueCallerAbandon", snap(*TRUNK), Queue="support"))
+    for one, two, phone in members.values():
+        feed.hangup(one, two, phone, cause="16")
+    for line in ("305", "306"):
+        assert feed.types(line) == ["call.ringing", "call.ended"]
+        ended = [e for e in feed.events if e.line == line][-1].call
+        assert (ended["end_reason"], ended["queue"]) == ("cancelled", "support")
+
+
+def test_trace_queues_state_logs_member_changes(caplog):
+    feed = Feeder(trace_queues_state=True)
+    with caplog.at_level(logging.INFO, logger="connector.queues"):
+        feed(
+            ev(
+                "QueueMemberPause",
+                Queue="support",
+                Interface="Local/305@from-queue/n",
+                Paused="1",
+                PausedReason="lunch",
+            )
+        )
+    assert any("305" in r.getMessage() and "support" in r.getMessage() for r in caplog.records)
+    assert feed.types() == ["agent.state"]
+    assert feed.events[0].data == {"state": "not_ready", "reason": "lunch", "queues": ["support"]}
+    quiet = Feeder()
+    with caplog.at_level(logging.INFO, logger="connector.queues"):
+        caplog.clear()
+        quiet(ev("QueueMemberPause", Queue="support", Interface="Local/305@from-queue/n", Paused="1"))
+    assert not caplog.records
+
+
+def test_auto_pause_is_not_repeated_while_already_not_ready():
+    feed = Feeder(auto_pause_on_commutation_start=True)
+    feed(ev("QueueMemberPause", Queue="support", Interface="Local/305@from-queue/n", Paused="1", PausedReason="break"))
+    feed.ring()
+    feed.answer()
+    assert feed.actions == []
+    assert feed.types() == ["agent.state", "call.ringing", "call.answered"]
+
+
+@pytest.mark.parametrize("via_local", [False, True])
+def test_a_ring_group_leg_that_loses_ends_answered_elsewhere_even_with_cause_16(via_local):
+    feed = Feeder()
+    feed(ev("Newchannel", snap(*TRUNK, state="Ring", cid=CALLER)))
+    legs = {}
+    for n, line in enumerate(["305", "306"]):
+        phone = (f"SIP/{line}-0000004{n}", f"1.4{n}")
+        caller = TRUNK
+        if via_local:
+            one = (f"Local/{line}@from-internal-0000005{n};1", f"1.5{n}1")
+            two = (f"Local/{line}@from-internal-0000005{n};2", f"1.5{n}2")
+            feed(ev("Newchannel", snap(*one, state="Down")))
+            feed(ev("Newchannel", snap(*two, state="Ring")))
+            feed(
+                ev("DialBegin", snap(*TRUNK, cid=CALLER), snap(*one, prefix="Dest"), DialString=f"{line}@from-internal")
+            )
+            caller = two
+        feed(ev("Newchannel", snap(*phone, state="Down", cid=(line, ""))))
+        feed(ev("DialBegin", snap(*caller), snap(*phone, cl=CALLER, prefix="Dest"), DialString=line))
+        feed(ev("Newstate", snap(*phone, state="Ringing", cid=(line, ""), cl=CALLER)))
+        legs[line] = (caller, phone)
+    caller, phone = legs["305"]
+    feed(ev("DialEnd", snap(*caller), snap(*phone, prefix="Dest"), DialStatus="ANSWER"))
+    if via_local:
+        feed(
+            ev(
+                "DialEnd",
+                snap(*TRUNK),
+                snap("Local/305@from-internal-00000050;1", "1.501", prefix="Dest"),
+                DialStatus="ANSWER",
+            )
+        )
+    loser_caller, loser = legs["306"]
+    feed(ev("DialEnd", snap(*loser_caller), snap(*loser, prefix="Dest"), DialStatus="CANCEL"))
+    feed.hangup(loser, cause="16")
+    assert feed.types("306") == ["call.ringing", "call.ended"]
+    assert feed.events[-1].call["end_reason"] == "answered_elsewhere"
+    assert feed.types("305") == ["call.ringing"]
+
+
+def test_a_queue_member_local_pair_optimised_away_is_not_a_transfer():
+    feed = Feeder()
+    one, two = ("Local/305@from-queue-00000001;1", "1.11"), ("Local/305@from-queue-00000001;2", "1.12")
+    feed(ev("Newchannel", snap(*TRUNK, cid=CALLER)))
+    feed(ev("Newchannel", snap(*one, state="Down")))
+    feed(ev("Newchannel", snap(*two, state="Ring")))
+    iface = "Local/305@from-queue"
+    feed(ev("AgentCalled", snap(*TRUNK, cid=CALLER), snap(*one, prefix="Dest"), Queue="support", Interface=iface))
+    feed(ev("DialBegin", snap(*TRUNK, cid=CALLER), snap(*one, prefix="Dest"), DialString=iface))
+    feed(ev("Newchannel", snap(*PHONE, state="Down", cid=OP305)))
+    feed(ev("DialBegin", snap(*two), snap(*PHONE, cl=CALLER, prefix="Dest"), DialString="305"))
+    feed(ev("Newstate", snap(*PHONE, state="Ringing", cid=OP305, cl=CALLER)))
+    for channel, bridge in ((PHONE, "b2"), (two, "b2"), (one, "b1"), (TRUNK, "b1")):
+        feed(ev("BridgeEnter", snap(*channel), BridgeUniqueid=bridge))
+    assert feed.types() == ["call.ringing", "call.answered"]
+    # LocalOptimization: the caller moves into the phone's bridge, the Local pair goes away
+    feed(ev("BridgeLeave", snap(*TRUNK), BridgeUniqueid="b1"))
+    feed(ev("BridgeLeave", snap(*two), BridgeUniqueid="b2"))
+    feed(ev("BridgeEnter", snap(*TRUNK), BridgeUniqueid="b2"))
+    feed.hangup(one, two)
+    feed(ev("HangupRequest", snap(*PHONE)))
+    feed.hangup(PHONE)
+    assert feed.types() == ["call.ringing", "call.answered", "call.ended"]
+    assert feed.events[-1].call["end_reason"] == "completed"
+    feed.hangup(TRUNK)
+
+
+def test_a_queue_member_the_queue_gives_up_on_rang_out():
+    feed = Feeder()
+    one, two = ("Local/305@from-queue-00000001;1", "1.11"), ("Local/305@from-queue-00000001;2", "1.12")
+    feed(ev("Newchannel", snap(*TRUNK, cid=CALLER)))
+    feed(ev("Newchannel", snap(*one, state="Down")))
+    feed(ev("Newchannel", snap(*two, state="Ring")))
+    iface = "Local/305@from-queue/n"
+    feed(ev("AgentCalled", snap(*TRUNK, cid=CALLER), snap(*one, prefix="Dest"), Queue="support", Interface=iface))
+    feed(ev("Newchannel", snap(*PHONE, state="Down", cid=OP305)))
+    feed(ev("DialBegin", snap(*two), snap(*PHONE, cl=CALLER, prefix="Dest"), DialString="305"))
+    feed(ev("Newstate", snap(*PHONE, state="Ringing", cid=OP305, cl=CALLER)))
+    feed(ev("AgentRingNoAnswer", snap(*TRUNK), snap(*one, prefix="Dest"), Queue="support", RingTime="15"))
+    feed(ev("DialEnd", snap(*two), snap(*PHONE, prefix="Dest"), DialStatus="CANCEL"))
+    feed.hangup(one, PHONE, two)
+    assert feed.types() == ["call.ringing", "call.ended"]
+    assert feed.events[-1].call["end_reason"] == "no_answer"
+
+
+def test_an_operator_calling_a_queue_gets_a_call_when_a_member_answers():
+    feed = Feeder()
+    me = ("SIP/305-00000061", "1.61")
+    one, two = ("Local/306@from-queue-00000062;1", "1.62"), ("Local/306@from-queue-00000062;2", "1.63")
+    member = ("SIP/306-00000064", "1.64")
+    feed(ev("Newchannel", snap(*me, state="Ring", cid=OP305, linked="1.61")))
+    feed(ev("Newchannel", snap(*one, state="Down", linked="1.61")))
+    feed(ev("Newchannel", snap(*two, state="Ring", cid=OP305, linked="1.61")))
+    iface = "Local/306@from-queue/n"
+    feed(
+        ev(
+            "AgentCalled",
+            snap(*me, cid=OP305, linked="1.61"),
+            snap(*one, prefix="Dest"),
+            Queue="support",
+            Interface=iface,
+        )
+    )
+    feed(ev("DialBegin", snap(*me, cid=OP305, linked="1.61"), snap(*one, prefix="Dest"), DialString=iface))
+    feed(ev("Newchannel", snap(*member, state="Down", cid=("306", "Operator 306"), linked="1.61")))
+    feed(ev("DialBegin", snap(*two, cid=OP305), snap(*member, cl=OP305, prefix="Dest"), DialString="306"))
+    feed(ev("Newstate", snap(*member, state="Ringing", cid=("306", "Operator 306"), cl=OP305)))
+    for channel, bridge in ((member, "q2"), (two, "q2"), (one, "q1"), (me, "q1")):
+        feed(ev("BridgeEnter", snap(*channel, linked="1.61"), BridgeUniqueid=bridge))
+    assert feed.types("306") == ["call.ringing", "call.answered"]
+    assert feed.types("305") == ["call.dialing", "call.answered"]
+    mine = feed.tracker.live_calls("305")[0]
+    assert (mine["direction"], mine["remote_number"]) == ("internal", "306")
+    theirs = feed.tracker.live_calls("306")[0]
+    assert (theirs["direction"], theirs["remote_number"], theirs["queue"]) == ("internal", "305", "support")
+    feed.hangup(me, one, two, member)
+    assert feed.types("305")[-1] == feed.types("306")[-1] == "call.ended"
