@@ -39,7 +39,8 @@ def resync_calls(tracker, channels: list[Message], queue_status: list[Message], 
         uniqueid = value_of(item.get("Uniqueid"))
         if uniqueid and value_of(item.get("Channel")):
             listed[uniqueid] = item
-    ages = {u: _seconds(item.get("Duration")) for u, item in listed.items()}
+    # CoreShowChannel says Duration (h:m:s); a Status list item says Seconds
+    ages = {u: _seconds(item.get("Duration") or item.get("Seconds")) for u, item in listed.items()}
 
     for uniqueid in [u for u in tracker.channels if u not in listed]:
         tracker._forget(tracker.channels[uniqueid])

@@ -65,3 +65,16 @@ def test_resync_queue_status_reports_pause_changes():
     paused = ev("QueueMember", Queue="support", Location="Local/305@from-queue/n", Paused="1", PausedReason="lunch")
     events = feed.tracker.resync([], [paused], 2000.0)
     assert [(e.type, e.data["state"], e.data["reason"]) for e in events] == [("agent.state", "not_ready", "lunch")]
+
+
+def test_resync_also_reads_status_list_items():
+    tracker = CallTracker(TrackerConfig(lines=frozenset({"305"})))
+    status = [
+        ev("Status", snap("SIP/305-00000010", "2.2", "Ringing", OP305, CALLER, "2.1"), BridgeID="", Seconds="4"),
+        ev("Status", snap("SIP/trunk-00000011", "2.1", "Ring", CALLER, OP305, "2.1"), BridgeID="", Seconds="5"),
+    ]
+    events = tracker.resync(status, [], 3000.0)
+    assert [(e.type, e.call["direction"], e.call["remote_number"]) for e in events] == [
+        ("call.ringing", "inbound", CALLER[0])
+    ]
+    assert events[0].call["started_at"] == "1970-01-01T00:49:56.000Z"
