@@ -28,6 +28,7 @@ EXPECTED = ROOT / "tests" / "expected"
 
 RECORDED = sorted(p.stem for p in TRACES.glob("*.jsonl"))
 HAND_BUILT = [
+    "attended-transfer-refused",
     "queue-abandon",
     "transfer-to-queue",
     "redirect",

@@ -439,7 +439,50 @@ def reconnect_outage() -> list[dict]:
     return s.finish()
 
 
+def attended_transfer_refused() -> list[dict]:
+    """Atxfer to 306, whose phone rejects the consultation call: 305 is back with the caller."""
+    records = load("attended-transfer")
+    cut = next(i for i, r in enumerate(records) if r["t"] > 4.61)
+    s = Scenario()
+    s.records = records[:cut]
+    s.t = records[cut - 1]["t"]
+    s.at(6.0)
+    op = ("305", "Operator 305")
+    trunk = Channel("SIP/trunk-00000047", "1795700752.126", "1795700752.126", CALLER, op)
+    phone = Channel("SIP/305-00000048", "1795700752.127", "1795700752.126", op, ("306", "Operator 306"))
+    one = Channel("Local/306@from-internal-0000000b;1", "1795700757.128", "1795700752.126", ("306", "Operator 306"), op)
+    two = Channel("Local/306@from-internal-0000000b;2", "1795700757.129", "1795700752.126", op, ("306", "Operator 306"))
+    target = Channel("SIP/306-00000049", "1795700757.130", "1795700752.126", ("306", "Operator 306"), op)
+    trunk.state = phone.state = "Up"
+    one.state, two.state, target.state = "Ringing", "Ring", "Ringing"
+    entered = [
+        r["msg"].split("BridgeUniqueid: ")[1].split("\r\n")[0]
+        for r in records
+        if r["msg"].startswith("Event: BridgeEnter") and "SIP/305-00000048" in r["msg"]
+    ]
+    bridge, consultation = entered[0], entered[1]  # with the caller; then with the Local pair to 306
+    s.dial_end(two, target, "BUSY")
+    s.hangup(target, 17, "User busy")
+    s.ev("HangupRequest", two.snap(), Cause="17")
+    s.hangup(two, 17, "User busy")
+    s.ev("BridgeLeave", one.snap(), BridgeUniqueid=consultation, BridgeType="basic", BridgeNumChannels="1")
+    s.hangup(one, 17, "User busy")
+    s.ev("BridgeLeave", phone.snap(), BridgeUniqueid=consultation, BridgeType="basic", BridgeNumChannels="0")
+    phone.cl = CALLER
+    s.ev("BridgeEnter", phone.snap(), BridgeUniqueid=bridge, BridgeType="basic", BridgeNumChannels="2")
+    s.ev("MusicOnHoldStop", trunk.snap())
+    s.ev("NewConnectedLine", phone.snap())
+    s.at(9.0)
+    s.ev("HangupRequest", trunk.snap(), Cause="16")
+    s.leave(bridge, trunk, 1)
+    s.leave(bridge, phone, 0)
+    s.hangup(trunk)
+    s.hangup(phone)
+    return s.finish()
+
+
 SCENARIOS = {
+    "attended-transfer-refused": attended_transfer_refused,
     "queue-abandon": queue_abandon,
     "transfer-to-queue": transfer_to_queue,
     "redirect": redirect,
