@@ -18,6 +18,8 @@ _TECH = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 # Asterisk decorates channels being masqueraded or destroyed: "SIP/305-0000001a<ZOMBIE>".
 _DECORATION = re.compile(r"<[A-Z]+>$")
 
+_URI_SCHEME = re.compile(r"^(sips?|tel):", re.IGNORECASE)
+
 PHONE_TECHS = frozenset({"SIP", "PJSIP"})
 
 
@@ -167,5 +169,6 @@ def number_from_dial_string(dial_string: str | None) -> str | None:
         parts = parts[1:]
         if len(parts) > 1 and len(parts[-1]) <= 2 and parts[-1].isalpha():
             parts = parts[:-1]  # Local channel options such as "/n"
-    number = parts[-1].split("@", 1)[0].split(",", 1)[0].strip()
+    last = _URI_SCHEME.sub("", parts[-1].strip())  # PJSIP contacts: "305/sip:305@10.0.0.5:5060"
+    number = last.split("@", 1)[0].split(",", 1)[0].split(";", 1)[0].strip()
     return number or None

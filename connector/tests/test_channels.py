@@ -94,6 +94,8 @@ def test_pjsip_protocol_still_matches_both_drivers():
         ("PJSIP/79031112233@trunk", "79031112233"),
         ("Local/305@from-queue/n", "305"),
         ("306", "306"),
+        ("305/sip:305@10.0.0.5:5060", "305"),
+        ("trunk/sip:79031112233@sip.example.net", "79031112233"),
         ("", None),
         (None, None),
     ],
