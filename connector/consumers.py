@@ -24,6 +24,7 @@ from connector.ratelimit import MessageRateGuard
 from connector.socket_access import (
     CLOSE_FLOOD,
     CLOSE_UNAUTHENTICATED,
+    CLOSE_UNAVAILABLE,
     Access,
     Refusal,
     check_access,
@@ -72,7 +73,12 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             return
         await self._join(self.access)
         await self.accept()
-        await self.send_hello()
+        try:
+            await self.send_hello()
+        except Exception:
+            logger.warning("cannot read the snapshot of line %s", self.access.line, exc_info=True)
+            await self._refuse(Refusal(CLOSE_UNAVAILABLE, "unavailable", "Your calls cannot be loaded right now."))
+            return
         self.rejoin_task = asyncio.create_task(self._keep_joined())
 
     async def disconnect(self, code: int) -> None:
@@ -167,7 +173,11 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         if event.get("line") != self.access.line:
             return  # never another line's event, even if it reached this channel by mistake
         if event.get("type") == "resync":
-            await self.send_hello()
+            try:
+                await self.send_hello()
+            except Exception:
+                # The browser's next snapshot request, or the next resync, tries again.
+                logger.warning("cannot read the snapshot of line %s for a resync", self.access.line, exc_info=True)
             return
         seq = event.get("seq")
         if isinstance(seq, int) and seq <= self.hello_seq:

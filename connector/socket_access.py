@@ -25,6 +25,7 @@ CLOSE_NO_LINE = 4404
 CLOSE_INTEGRATION_DISABLED = 4405
 CLOSE_LIBRARY_DISABLED = 4406
 CLOSE_FLOOD = 4008
+CLOSE_UNAVAILABLE = 1011  # the snapshot could not be read (database down): the browser retries
 
 
 class Refusal(Exception):

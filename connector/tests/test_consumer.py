@@ -274,3 +274,18 @@ async def test_logout_closes_that_sessions_sockets_only(alice):
     assert (await other_ws.receive_json_from(timeout=5))["seq"] == 1
     await other_ws.disconnect()
     await release_db_connections()
+
+
+async def test_a_snapshot_that_cannot_be_read_closes_with_1011(alice, monkeypatch):
+    from connector import consumers
+
+    def broken(line):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(consumers, "_live_snapshot", broken)
+    _client, session_id = await session_cookie(alice)
+    ws = communicator(session_id)
+    assert (await ws.connect(timeout=5))[0]
+    await expect_refusal(ws, 1011, "unavailable")
+    assert await group_members(group_for_line("305")) == set()
+    await release_db_connections()
