@@ -319,3 +319,14 @@ def test_framed_messages_come_out_unparsed_and_parse_on_first_use():
     assert message._raw is None
     message.add("Cause", "17")
     assert message.getall("Cause") == ["16", "17"]
+
+
+def test_the_benchmark_stream_parses_without_a_single_mistake():
+    from bench.generate import generate
+    from bench.parse_bench import collect_ours, misparsed_ours
+
+    stream = generate(3000, concurrent=10)
+    assert stream.events == 3000
+    assert "Иван Петров".encode() in stream.data or "Ольга".encode() in stream.data
+    assert max(len(c) for c in stream.chunks) <= 65536
+    assert misparsed_ours(stream, collect_ours(stream.chunks), collect_ours(stream.chunks)) == 0
