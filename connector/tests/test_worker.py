@@ -299,7 +299,7 @@ async def test_a_flood_the_publisher_cannot_follow_ends_in_a_snapshot_for_every_
             await ami.wait_for(lambda: ami.actions_named("QueueStatus"))
             flood = b"".join(scenario_events("internal-call.jsonl")) * 40
             await ami.send_raw(flood)
-            assert ami.session.max_write_wait < 0.1  # the worker kept reading
+            assert ami.session.max_write_wait < 0.5  # the worker kept reading (a blocked loop stalls for good)
             await ami.wait_for(lambda: resynced, timeout=15)
             assert worker.client.dropped_events > 0
             assert len(ami.actions_named("CoreShowChannels")) >= 2
