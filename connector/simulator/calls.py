@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from connector.simulator.dial import ANSWER, BUSY, NOANSWER, Dial, connect, phone_leg
-from connector.simulator.pbx import Pbx
+from connector.simulator.pbx import Behaviour, Pbx
 from connector.simulator.wire import UNKNOWN, Channel
 
+OWN_PICKUP_SECONDS = 1.0  # a manual phone rung by an Originate answers by itself after this
 CALLER_ID_RE = re.compile(r'^\s*(?:"(?P<quoted>[^"]*)"|(?P<bare>[^<]*?))\s*<(?P<num>[^>]*)>\s*$')
 
 
@@ -100,7 +101,11 @@ async def originate(
         channel.exten = ""
         pbx.set_callerid(channel, cid_num, cid_name)
         pbx.set_connected(channel, cid_num, cid_name)
-    status = await Dial(pbx, None, channel, line, line).run(timeout)
+    behaviour = pbx.behaviour(line)
+    if behaviour.mode == "manual":
+        # The operator asked for this call: he picks up his own ringing handset.
+        behaviour = Behaviour("answer", OWN_PICKUP_SECONDS)
+    status = await Dial(pbx, None, channel, line, line, behaviour=behaviour).run(timeout)
     if status != ANSWER:
         report(False, originate_failure_reason(pbx, status), channel_spec, "<unknown>", cid_num, cid_name)
         return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from connector.simulator.pbx import Pbx
+from connector.simulator.pbx import Behaviour, Pbx
 from connector.simulator.wire import UNKNOWN, Bridge, Channel
 
 ANSWER, BUSY, CANCEL, NOANSWER, CHANUNAVAIL = "ANSWER", "BUSY", "CANCEL", "NOANSWER", "CHANUNAVAIL"
@@ -54,6 +54,7 @@ class Dial:
         number: str,
         on_ringing: Callable[[], None] | None = None,
         on_result: Callable[[str], None] | None = None,
+        behaviour: Behaviour | None = None,
     ) -> None:
         self.pbx = pbx
         self.caller = caller
@@ -62,6 +63,7 @@ class Dial:
         self.number = number
         self.on_ringing = on_ringing
         self.on_result = on_result
+        self.behaviour = behaviour  # overrides the destination's own behaviour for this call
         self.result: asyncio.Future = asyncio.get_running_loop().create_future()
         self.status: str | None = None
         self._timers: list[asyncio.TimerHandle] = []
@@ -85,7 +87,7 @@ class Dial:
         pbx.emit("DialBegin", [*self._pairs(), ("DialString", self.dialstring)])
         if self.caller is not None and dest.line and connect_caller:
             pbx.set_connected(self.caller, dest.cid_num, dest.cid_name)
-        behaviour = pbx.behaviour(self.number)
+        behaviour = self.behaviour or pbx.behaviour(self.number)
         if dest.line:
             pbx.device(dest.line, "RINGING")
         if behaviour.mode == "busy":

@@ -20,7 +20,7 @@ CALLERS = [
     ("79854567890", ""),
     ("79165550101", "Sergey Kuznetsov"),
 ]
-EXTERNAL_NUMBERS = ["79031112233", "74951112233", "79257778899"]
+EXTERNAL_NUMBERS = ["79031112234", "74951112234", "79257778890"]  # not the numbers people try by hand
 
 
 @dataclass
@@ -87,9 +87,10 @@ async def _one_call(sim: Simulator, mix: RandomMix, rng: random.Random, stop: as
     stats.started += 1
     ring = rng.uniform(*mix.ring_seconds)
     if rng.random() < mix.outbound_share:
-        line = rng.choice(free)
-        sim.set_far_end("answer" if rng.random() < mix.answer_probability else "no_answer", ring)
-        channel = sim.dial(line, rng.choice(EXTERNAL_NUMBERS))
+        line, number = rng.choice(free), rng.choice(EXTERNAL_NUMBERS)
+        # Only this number's far end changes, so calls the operators place themselves are unaffected.
+        sim.set_far_end("answer" if rng.random() < mix.answer_probability else "no_answer", ring, number)
+        channel = sim.dial(line, number)
         await _converse(sim, mix, rng, stop, stats, line, remote=None, own=channel)
         return
     number, name = rng.choice(CALLERS)
@@ -125,43 +126,49 @@ async def _converse(sim, mix, rng, stop, stats, line, remote, own) -> None:
             return
         await asyncio.sleep(0.1)
     stats.answered += 1
+    # From here on the mix acts on this call's own legs only, never on whatever the line does next.
+    phone = _talking_channel(sim, line) or own
     talk = rng.uniform(*mix.talk_seconds)
     if rng.random() < mix.hold_rate:
         if await _sleep(stop, talk / 3):
             return
-        await _phone_hold(sim, line, stop, rng.uniform(2, 6))
-    if rng.random() < mix.transfer_rate:
+        await _phone_hold(sim, phone, stop, rng.uniform(2, 6))
+    if rng.random() < mix.transfer_rate and phone is not None and not phone.hung_up:
         if await _sleep(stop, talk / 3):
             return
-        phone = next((c for c in pbx.channels_of(line) if isinstance(pbx.owners.get(c.name), Talk)), None)
         others = [
             x for x in sim.config.lines if x != line and not sim.line_busy(x) and pbx.behaviour(x).mode != "offline"
         ]
-        if phone is not None and others:
+        if isinstance(pbx.owners.get(phone.name), Talk) and others:
             target = rng.choice(others)
             if pbx.behaviour(target).mode != "manual":
                 pbx.behaviours[target] = Behaviour("answer", rng.uniform(*mix.ring_seconds))
             # The operator's phone transfers with its blind-transfer key (#1 in features.conf).
             blind_transfer(pbx, phone, target, "from-internal")
-            line = target
             deadline = time.monotonic() + mix.patience_seconds
-            while not _talking(sim, line) and time.monotonic() < deadline and not stop.is_set():
+            while not _talking(sim, target) and time.monotonic() < deadline and not stop.is_set():
                 await asyncio.sleep(0.1)
+            phone = _talking_channel(sim, target) or phone
     if await _sleep(stop, talk / 3):
         return
-    if remote is not None and not remote.hung_up and rng.random() < 0.7:
+    if remote is not None and not remote.hung_up and (phone is None or phone.hung_up or rng.random() < 0.7):
         sim.hangup(remote)
-    else:
-        sim.hangup_line(line)
+    elif phone is not None and not phone.hung_up:
+        sim.hangup(phone)
 
 
-async def _phone_hold(sim: Simulator, line: str, stop: asyncio.Event, seconds: float) -> None:
+def _talking_channel(sim: Simulator, line: str):
+    """The line's channel that is in a two-party bridge right now."""
+    pbx = sim.pbx
+    return next((c for c in pbx.channels_of(line) if isinstance(pbx.owners.get(c.name), Talk)), None)
+
+
+async def _phone_hold(sim: Simulator, phone, stop: asyncio.Event, seconds: float) -> None:
     """The operator presses Hold on his phone: Hold/Unhold, music for the other party."""
     pbx = sim.pbx
-    phone = next((c for c in pbx.channels_of(line) if isinstance(pbx.owners.get(c.name), Talk)), None)
-    if phone is None:
+    talk = pbx.owners.get(phone.name) if phone is not None else None
+    if not isinstance(talk, Talk):
         return
-    talk = pbx.owners[phone.name]
     other = talk.peer(phone)
     pbx.emit("Hold", [*phone.snapshot(), ("MusicClass", "default")])
     pbx.moh(other, True)

@@ -77,7 +77,10 @@ class Command(BaseCommand):
         parser.add_argument("--pbx", metavar="HOST:PORT", help="use a real Asterisk instead of the simulator")
         parser.add_argument("--no-setup", action="store_true", help="skip migrate and the demo users")
         add_simulator_arguments(parser)
-        parser.set_defaults(calls_per_minute=4.0, manual_phones=True, hold_rate=0.0, transfer_rate=0.0)
+        # The visitor answers, holds, transfers and calls out; the simulated world only calls in.
+        parser.set_defaults(
+            calls_per_minute=4.0, manual_phones=True, outbound_share=0.0, hold_rate=0.0, transfer_rate=0.0
+        )
 
     def handle(self, *args, **options) -> None:
         settings.DEMO_MODE = True  # the panel's "answer on phone" helper

@@ -30,6 +30,7 @@ def add_simulator_arguments(parser) -> None:
     parser.add_argument("--calls-per-minute", type=float, default=0.0, help="steady random call mix at this rate")
     parser.add_argument("--answer-probability", type=float, default=0.8)
     parser.add_argument("--queue-share", type=float, default=0.5, help="share of inbound calls through the queue")
+    parser.add_argument("--outbound-share", type=float, default=0.1, help="share of calls the phones place")
     parser.add_argument("--hold-rate", type=float, default=0.2)
     parser.add_argument("--transfer-rate", type=float, default=0.1)
     parser.add_argument("--patience", type=float, default=25.0, help="seconds a caller lets an unanswered call ring")
@@ -46,7 +47,7 @@ def simulator_from_options(options: dict, username: str, secret: str) -> tuple[S
     """Build the simulator and its traffic from the command-line options (raises CommandError)."""
     if options["patience"] <= 0:
         raise CommandError("--patience must be more than 0 seconds")
-    for name in ("answer_probability", "queue_share", "hold_rate", "transfer_rate"):
+    for name in ("answer_probability", "queue_share", "outbound_share", "hold_rate", "transfer_rate"):
         if not 0.0 <= options[name] <= 1.0:
             raise CommandError(f"--{name.replace('_', '-')} must be between 0 and 1")
     if options["operators"]:
@@ -81,6 +82,7 @@ def simulator_from_options(options: dict, username: str, secret: str) -> tuple[S
             calls_per_minute=options["calls_per_minute"],
             answer_probability=options["answer_probability"],
             queue_share=options["queue_share"],
+            outbound_share=options["outbound_share"],
             hold_rate=options["hold_rate"],
             transfer_rate=options["transfer_rate"],
             patience_seconds=options["patience"],
