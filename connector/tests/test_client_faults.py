@@ -51,13 +51,13 @@ async def test_reconnect_attempts_back_off_then_connect_once_ami_is_up():
             await asyncio.sleep(0.01)
         gaps = [b - a for a, b in zip(accepted, accepted[1:], strict=False)]
         for gap, nominal in zip(gaps, [0.05, 0.1, 0.2, 0.4, 0.4, 0.4], strict=False):
-            assert nominal * 0.8 - 0.01 <= gap <= nominal * 1.2 + 0.25, gaps  # slack: a busy CI machine
+            assert nominal * 0.8 - 0.01 <= gap <= nominal * 1.2 + 0.5, gaps  # upper slack: a busy CI machine
         down.close()
         await down.wait_closed()
         async with FakeAMI(secret=SECRET, port=port) as ami:
             came_up = time.monotonic()
             await client.wait_connected(5)
-            assert time.monotonic() - came_up <= 0.4 * 1.2 + 0.3
+            assert time.monotonic() - came_up <= 0.4 * 1.2 + 0.6  # within one capped delay
             assert ami.actions[0].get("Action") == "Login"
             await client.stop()
             await asyncio.wait_for(task, 5)
@@ -94,7 +94,7 @@ async def test_a_half_open_link_is_detected_by_the_ping_deadline():
             ami.stall()
             stalled_at = time.monotonic()
             await ami.wait_for(lambda: client.state == RECONNECTING, timeout=3)
-            assert time.monotonic() - stalled_at <= 0.5 + 0.5 + 0.5  # interval + deadline (+ slack)
+            assert time.monotonic() - stalled_at <= 0.5 + 0.5 + 1.0  # interval + deadline (+ slack)
             assert "Ping" in client.state_detail
             ami.unstall()
             await client.wait_connected(5)
