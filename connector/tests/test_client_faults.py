@@ -198,6 +198,14 @@ async def test_an_event_flood_never_blocks_reading_and_ends_in_a_resync():
         async with running(client):
             await ami.wait_for(lambda: len(resyncs) == 1)
             event = b"Event: Newstate\r\nPrivilege: call,all\r\nChannel: SIP/305-00000001\r\nChannelStateDesc: Ringing\r\n\r\n"
+            buffered: list[int] = []
+
+            async def watch_buffer():
+                while True:
+                    buffered.append(len(client._delivery))
+                    await asyncio.sleep(0.001)
+
+            watcher = asyncio.create_task(watch_buffer())
             started = time.monotonic()
             await ami.send_raw(event * 5000)
             written_in = time.monotonic() - started
@@ -205,6 +213,8 @@ async def test_an_event_flood_never_blocks_reading_and_ends_in_a_resync():
             assert written_in < 2.0
             await ami.wait_for(lambda: client.dropped_events > 0)
             await ami.wait_for(lambda: len(resyncs) == 2, timeout=10)
+            watcher.cancel()
+            assert max(buffered) <= 200 + 5  # bounded: the limit plus a few state/resync items
             pong = await client.send_action("Ping")
             assert pong.response.get("Ping") == "Pong"
         assert 0 < len(seen) < 5000 + 10
