@@ -11,7 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from itertools import repeat
 
-_PREFIXES: dict[str, tuple[str, str, int]] = {}  # key -> ("\r\nKey:", "Key:", len("Key:"))
+# key -> ("\r\nKey:", "Key:", len("Key:"), b"\r\nkey:", b"key:"): what to look for in unparsed text
+_PROBES: dict[str, tuple[str, str, int, bytes, bytes]] = {}
+
+
+def _probe(key: str) -> tuple[str, str, int, bytes, bytes] | None:
+    if not key or ":" in key or "\n" in key:
+        return None  # not a plain header name: let the full parse answer
+    lowered = key.lower().encode("utf-8")
+    probe = ("\r\n" + key + ":", key + ":", len(key) + 1, b"\r\n" + lowered + b":", lowered + b":")
+    if len(_PROBES) < 4096:
+        _PROBES[key] = probe
+    return probe
 
 
 def split_header(line: str) -> tuple[str | None, str]:
@@ -73,7 +84,7 @@ class Message:
     ) -> None:
         """``raw``: the message's CRLF-separated lines, parsed on first use (then the others are ignored)."""
         self._raw = raw
-        self._lowered: str | None = None  # raw.lower(), for case-insensitive misses
+        self._lowered: bytes | None = None  # the raw text with ASCII letters lower-cased, for misses
         self._folded: dict[str, str] | None = None  # lower-cased key -> first value, built on a miss
         self._headers = headers if headers is not None or raw is not None else {}
         self._repeated = repeated
@@ -138,21 +149,16 @@ class Message:
         raw = self._raw
         if raw is None:
             return self._headers.get(key)
-        prefix = _PREFIXES.get(key)
-        if prefix is None:
-            if not key or ":" in key or "\n" in key:
-                return self.headers.get(key)
-            prefix = ("\r\n" + key + ":", key + ":", len(key) + 1)
-            if len(_PREFIXES) < 4096:
-                _PREFIXES[key] = prefix
-        line_start, first, width = prefix
-        if raw.startswith(first):
-            start = width
+        probe = _PROBES.get(key) or _probe(key)
+        if probe is None:
+            return self.headers.get(key)
+        if raw.startswith(probe[1]):
+            start = probe[2]
         else:
-            found = raw.find(line_start)
-            if found < 0:
+            start = raw.find(probe[0])
+            if start < 0:
                 return None
-            start = found + 2 + width
+            start += probe[2] + 2
         if not raw.startswith(" ", start):
             return self.headers.get(key)  # "Key:" or "Key:value": the full parse decides what that line is
         end = raw.find("\r\n", start)
@@ -160,8 +166,7 @@ class Message:
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of ``key``; a case-insensitive match when the exact one is absent."""
-        raw = self._raw
-        if raw is None:
+        if self._raw is None:
             value = self._headers.get(key)
             if value is not None:
                 return value
@@ -169,14 +174,8 @@ class Message:
             value = self.get_exact(key)
             if value is not None:
                 return value
-            raw = self._raw  # get_exact may have parsed the message
-            if raw is not None:
-                text = self._lowered
-                if text is None:
-                    text = self._lowered = raw.lower()
-                lowered = key.lower()
-                if not (text.startswith(lowered + ":") or f"\r\n{lowered}:" in text):
-                    return default  # no line starts with the key in any case
+            if self._raw is not None and not self._may_hold(key):
+                return default
         folded = self._folded
         if folded is None:
             folded = {}
@@ -184,6 +183,19 @@ class Message:
                 folded.setdefault(name.lower(), value)
             self._folded = folded
         return folded.get(key.lower(), default)
+
+    def _may_hold(self, key: str) -> bool:
+        """Whether some line of the unparsed text starts with ``key:`` in any letter case."""
+        probe = _PROBES.get(key) or _probe(key)
+        if probe is None or not key.isascii():
+            return True  # bytes.lower() below folds ASCII letters only
+        text = self._lowered
+        if text is None:
+            raw = self._raw
+            if not raw.isascii() and "\u212a" in raw:
+                return True  # the Kelvin sign is the one non-ASCII letter that lower-cases to ASCII
+            text = self._lowered = raw.encode("utf-8").lower()
+        return text.startswith(probe[4]) or probe[3] in text
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)

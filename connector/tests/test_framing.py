@@ -261,7 +261,9 @@ def test_the_traces_are_valid_jsonl():
             assert json.loads(line)["msg"].endswith("\n")
 
 
-LINE_KEYS = st.sampled_from(["Event", "event", "Channel", "CHANNEL", "ActionID", "Key", "Key x", "Key:x", "", "Ключ"])
+LINE_KEYS = st.sampled_from(
+    ["Event", "event", "Channel", "CHANNEL", "ActionID", "Key", "Key x", "Key:x", "", "Ключ", "КЛЮЧ", "\u212aey"]
+)  # U+212A KELVIN SIGN lower-cases to an ASCII k
 LINE_VALUES = st.text(alphabet=st.sampled_from("ab :\tЖ王"), max_size=6)
 LINES = st.one_of(
     st.builds(lambda k, v: f"{k}: {v}", LINE_KEYS, LINE_VALUES),
@@ -270,7 +272,7 @@ LINES = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(first=st.sampled_from(["Event: Hangup", "Response: Success", "Action: Ping"]), lines=st.lists(LINES, max_size=8))
 def test_a_message_read_lazily_answers_exactly_like_a_full_parse(first, lines):
     block = "\r\n".join([first, *lines])
@@ -286,9 +288,14 @@ def test_a_message_read_lazily_answers_exactly_like_a_full_parse(first, lines):
         "key",
         "Key x",
         "Ключ",
+        "ключ",
         "Nope",
     ]:
         assert Message(raw=block).get(key) == eager.get(key), key
+    several = Message(raw=block)  # misses and hits on one message share its cached lower-cased text
+    assert [several.get(k) for k in ("nope", "key", "KEY", "Channel", "ключ")] == [
+        eager.get(k) for k in ("nope", "key", "KEY", "Channel", "ключ")
+    ]
     lazy = Message(raw=block)
     assert (lazy.event, lazy.response, lazy.action_id) == (eager.event, eager.response, eager.action_id)
     assert lazy == eager
