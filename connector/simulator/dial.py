@@ -191,6 +191,7 @@ class Talk:
         self.bridge = bridge
         self.ended = asyncio.get_running_loop().create_future()
         self.on_hangup: Callable[[Channel], None] | None = None
+        self.ending = False
         pbx.own(self, caller, dest)
 
     def peer(self, channel: Channel) -> Channel:
@@ -199,6 +200,7 @@ class Talk:
     def hangup(self, channel: Channel, cause: int = 16) -> None:
         """One side hangs up; the other is released with the same cause."""
         pbx, other = self.pbx, self.peer(channel)
+        self.ending = True
         pbx.hangup_request(channel, cause)
         if self.on_hangup is not None:
             self.on_hangup(channel)

@@ -196,6 +196,7 @@ class Atxfer:
         self.context = context
         self.dial: Dial | None = None
         self.consult: Talk | None = None
+        self.abandoned = False
 
     def start(self) -> None:
         pbx, me, caller = self.pbx, self.transferer, self.caller
@@ -260,7 +261,14 @@ class Atxfer:
 
     def _abandon_consultation(self) -> None:
         """The target did not answer or left: the operator goes back to his caller."""
+        if self.abandoned:
+            return
+        self.abandoned = True
         pbx, me = self.pbx, self.transferer
+        if self.dial is not None and not self.dial.done:
+            self.dial.cancel()  # its result comes back here and is ignored
+        elif self.consult is not None and not self.consult.ending and not self.target.hung_up:
+            pbx.hangup(self.target, 16)
         for half in (self.one, self.two):
             pbx.local_partner.pop(half.name, None)
             if not half.hung_up:
@@ -288,15 +296,12 @@ class Atxfer:
 
     def cancel(self) -> None:
         """CancelAtxfer: drop the consultation, keep the original call."""
-        if self.dial is not None and not self.dial.done:
-            self.dial.cancel()
-        elif self.consult is not None and not self.target.hung_up:
-            self.pbx.hangup(self.target, 16)
+        self._abandon_consultation()
 
     def hangup(self, channel: Channel, cause: int = 16) -> None:
         """Owner hook: the transferer hanging up completes the transfer."""
         pbx = self.pbx
-        if channel is self.one:
+        if channel in (self.one, self.two):
             self._abandon_consultation()
         elif channel is self.transferer and self.consult is not None and not self.caller.hung_up:
             self._complete(cause)

@@ -112,6 +112,29 @@ async def test_an_attended_transfer_can_be_cancelled_after_the_target_answers():
     assert_consistent(client, events)
 
 
+@pytest.mark.parametrize("answered", [False, True], ids=["ringing", "answered"])
+@pytest.mark.parametrize("leg", [";1", ";2", "target"])
+async def test_hanging_up_any_consultation_leg_returns_the_operator_to_the_caller(leg, answered):
+    async def scenario(sim, client):
+        sim.set_phone("306", "answer" if answered else "manual", RING)
+        caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
+        await until(lambda: talking(sim, "305"))
+        client.send("Atxfer", Channel=channel_of(sim, "305").name, Exten="306", Context="from-internal")
+        await until(lambda: talking(sim, "306") if answered else sim.is_ringing("306"))
+        names = list(sim.pbx.channels)
+        victim = channel_of(sim, "306").name if leg == "target" else next(n for n in names if n.endswith(leg))
+        client.send("Hangup", Channel=victim)
+        await until(lambda: not sim.line_busy("306") and not any(n.startswith("Local/") for n in sim.pbx.channels))
+        await asyncio.sleep(0.05)
+        assert talking(sim, "305")
+        sim.hangup(caller)
+
+    client, events = await run(scenario)
+
+    assert summary(events, "305")[-1] == ("call.ended", "completed")
+    assert_consistent(client, events)
+
+
 async def test_the_caller_hanging_up_during_a_consultation_ends_only_his_call():
     async def scenario(sim, client):
         caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
