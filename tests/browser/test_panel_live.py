@@ -26,6 +26,7 @@ def pbx(live_site, server_env, make_operator, transactional_db):
     make_operator("alice", "305", debug_mode=True)
     fake = FakeAmiThread()
     worker = start_worker(server_env, fake.ami.port)
+    fake.worker = worker
     try:
         try:
             fake.wait_action("Login", timeout=30)
@@ -118,6 +119,10 @@ def test_a_tel_link_on_the_history_page_originates(page, live_site, pbx):
     page.select_option("#tp-agent-select", "not_ready")
     page.fill("#tp-agent-reason", "lunch")
     page.click("#tp-agent button[type=submit]")
-    pause = pbx.wait_action("QueuePause")
+    try:
+        pause = pbx.wait_action("QueuePause")
+    except AssertionError as exc:
+        message = page.locator("#tp-message").text_content()
+        raise AssertionError(f"{exc}; panel says {message!r}; worker log:\n{read_log(pbx.worker)}") from None
     assert "305" in pause.get("Interface")
     assert (pause.get("Paused"), pause.get("Reason")) == ("true", "lunch")
