@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from connector.simulator.wire import UNKNOWN, Bridge, Channel, Pairs, event
+
+log = logging.getLogger(__name__)
 
 CAUSE_TEXT = {
     0: "Unknown",
@@ -127,8 +130,13 @@ class Pbx:
         """Run a call flow in the background, keeping a reference until it ends."""
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._flow_done)
         return task
+
+    def _flow_done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("A simulated call flow failed", exc_info=task.exception())
 
     # --- channels ----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import re
 import time
@@ -77,7 +78,12 @@ class Session:
                 if not data:
                     break
                 for message in self.framer.feed(data):
-                    await dispatch(self, message)
+                    try:
+                        await dispatch(self, message)
+                    except Exception:
+                        # A fault in the model must not take the connection down with it.
+                        log.exception("Simulator failed on action %r", message.get("Action"))
+                        self.error(message, "Internal error")
                     if self.closed:
                         break
                 await self.writer.drain()
@@ -91,7 +97,9 @@ class Session:
 
     async def login(self, message: Message) -> None:
         config = self.pbx.config
-        if message.get("Username") == config.username and message.get("Secret") == config.secret:
+        username_ok = hmac.compare_digest((message.get("Username") or "").encode(), config.username.encode())
+        secret_ok = hmac.compare_digest((message.get("Secret") or "").encode(), config.secret.encode())
+        if username_ok and secret_ok:
             self.authenticated = True
             self.events = (message.get("Events") or "on").lower() != "off"
             self.ok(message, "Authentication accepted")

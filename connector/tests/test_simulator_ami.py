@@ -235,3 +235,15 @@ def test_the_action_builder_and_event_formatter_agree_on_framing():
         format_message([("Event", "Hangup"), ("Channel", "SIP/305-00000001")]) + build_action("Ping", {}, "x-1")
     )
     assert [(m.event, m.get("Action")) for m in framed] == [("Hangup", None), (None, "Ping")]
+
+
+async def test_a_session_survives_garbage_and_half_actions(sim):
+    client = await logged_in(sim)
+    client.writer.write(b"this is not AMI\r\n\r\nAction: Originate\r\nActionID: half-1\r\n\r\n\xff\xfe\r\n\r\n")
+    action_id = client.send("Ping")
+
+    pong = await client.wait_for(lambda m: m.action_id == action_id)
+    refused = await client.wait_for(lambda m: m.action_id == "half-1")
+
+    assert pong.get("Ping") == "Pong"
+    assert (refused.response, refused.get("Message")) == ("Error", "Channel not specified")
