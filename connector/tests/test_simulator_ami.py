@@ -9,6 +9,8 @@ import pytest
 
 from connector.ami.actions import build_action
 from connector.ami.framing import Framer
+from connector.ami.replay import replay_records
+from connector.ami.trace import TraceRecord
 from connector.simulator import SimConfig, Simulator
 from connector.simulator.wire import UnsafeEventValue, format_message
 from connector.tests.test_simulator_traces import TRACES, Recorder, talking, until
@@ -247,3 +249,28 @@ async def test_a_session_survives_garbage_and_half_actions(sim):
 
     assert pong.get("Ping") == "Pong"
     assert (refused.response, refused.get("Message")) == ("Error", "Channel not specified")
+
+
+async def test_a_connector_logging_in_mid_call_recovers_live_calls_from_the_lists(sim):
+    sim.set_phone("305", "answer", 0.05)
+    sim.set_phone("306", "no_answer")
+    queued = sim.call_in("79161234567", "Ivan Petrov", "74951230000")
+    await until(lambda: talking(sim, "305"))
+    ringing = sim.call_in("79262345678", "Maria", "74951230307")
+    await until(lambda: sim.is_ringing("307"))
+    client = await logged_in(sim)
+    sim.hangup(queued)
+    sim.hangup(ringing)
+    await until(lambda: not sim.pbx.channels)
+    await client.finish()
+
+    events = replay_records([TraceRecord(t, d, data) for t, d, data in client.pieces])
+
+    summary = [(e["line"], e["type"], e["call"]["state"], e["call"]["remote_number"]) for e in events]
+    assert summary == [
+        ("305", "call.ringing", "ringing", "79161234567"),
+        ("305", "call.answered", "active", "79161234567"),
+        ("307", "call.ringing", "ringing", "79262345678"),
+        ("305", "call.ended", "ended", "79161234567"),
+        ("307", "call.ended", "ended", "79262345678"),
+    ]
