@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -68,6 +69,17 @@ def parse_pbx(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail early with a clear message when the site's port is taken (daphne would only log it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port") from None
+
+
 class Command(BaseCommand):
     help = "Run the demo: simulator + AMI worker + daphne in one process, with demo users."
 
@@ -84,14 +96,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         settings.DEMO_MODE = True  # the panel's "answer on phone" helper
+        pbx = parse_pbx(options["pbx"]) if options["pbx"] else None
         password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(9)
         users: list[tuple[str, str | None]] = []
         if not options["no_setup"]:
             call_command("migrate", interactive=False, verbosity=0)
             users = ensure_demo_users(password)
         sim = traffic = None
-        if options["pbx"]:
-            host, port = parse_pbx(options["pbx"])
+        if pbx is not None:
+            host, port = pbx
             settings.ASTERISK = dataclasses.replace(settings.ASTERISK, url=host, port=port, filePath="")
         else:
             # A fresh account per run: the worker and the simulator agree on it, nobody else knows it.
@@ -114,6 +127,7 @@ class Command(BaseCommand):
         from twisted.internet import reactor
 
         host, port = options["host"], options["port"]
+        check_port_free(host, port)
         application = ASGIStaticFilesHandler(get_default_application())
         server = Server(
             application, endpoints=[f"tcp:port={port}:interface={host}"], signal_handlers=False, verbosity=0
