@@ -56,9 +56,22 @@ class BridgeRulesMixin:
             elif call.state == "held":
                 if remote.uniqueid == call.remote:
                     self._resume(call)  # back with the same party: the hold is over
+            elif self._consulting(call, bridge):
+                self._hold(call, "phone")  # an attended transfer whose Hold event we did not get
             else:
                 # with the operator again (a Local pair optimised away): not redirected after all
                 call.remote, call.remote_left = remote.uniqueid, False
+
+    def _consulting(self, call: Call, bridge: str) -> bool:
+        """The operator's phone joined another party while his own caller still waits in his bridge."""
+        party = self.channels.get(call.remote or "")
+        if party is None or party.hangup_requested or party.bridge in (None, bridge):
+            return False
+        return any(
+            self.channels[u].bridge == bridge and not is_local(self.channels[u])
+            for u in call.channels
+            if u in self.channels
+        )
 
     def _bridged_without_dial(self, channel, others: list) -> None:
         """A phone talking to someone no Dial of ours explained (call pickup, a call to a queue)."""

@@ -132,12 +132,33 @@ class CallTracker(RulesMixin, BridgeRulesMixin):
         phones = [c for c in mine if not is_local(c)] or mine
         operator = next((c for c in phones if c.bridge), phones[-1] if phones else None)
         remote = self.channels.get(call.remote or "")
+        consultation = self._consultation(call, operator, remote)
         return {
             "operator_channel": operator.name if operator else None,
             "remote_channel": remote.name if remote else None,
             "parking_slot": call.parking_slot,
             "bridge": operator.bridge if operator else None,
+            "consultation_channel": consultation.name if consultation else None,
         }
+
+    def _consultation(self, call: Call, operator: Channel | None, remote: Channel | None) -> Channel | None:
+        """During an attended transfer: the channel the operator consults with, away from his caller.
+
+        Atxfer moves the operator's phone into a second bridge with the Local
+        ``;1`` half that dials the target, while the caller waits in the first
+        one. Hanging that ``;1`` up is Asterisk's "transfer target hangup": the
+        operator goes back to the caller.
+        """
+        if operator is None or remote is None or not operator.bridge or remote.bridge == operator.bridge:
+            return None
+        others = [
+            self.channels[u]
+            for u in sorted(self.bridges.get(operator.bridge, ()))
+            if u in self.channels and u not in call.channels and u != remote.uniqueid
+        ]
+        if not others:
+            return None
+        return next((c for c in others if c.name.endswith(";1")), others[0])
 
     # -- channels -----------------------------------------------------------
 

@@ -29,6 +29,8 @@ EXPECTED = ROOT / "tests" / "expected"
 RECORDED = sorted(p.stem for p in TRACES.glob("*.jsonl"))
 HAND_BUILT = [
     "attended-transfer-refused",
+    "attended-transfer-cancelled",
+    "attended-transfer-cancelled-ringing",
     "queue-abandon",
     "transfer-to-queue",
     "redirect",
