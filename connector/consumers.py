@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from connector import socket_access
+from connector import node_shutdown, socket_access
 from connector.commands import CommandError, parse_command, parse_ref
 from connector.publisher import COMMAND_CHANNEL, CONNECTOR_GROUP, group_for_line, group_for_user
 from connector.ratelimit import MessageRateGuard
@@ -80,8 +80,10 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(Refusal(CLOSE_UNAVAILABLE, "unavailable", "Your calls cannot be loaded right now."))
             return
         self.rejoin_task = asyncio.create_task(self._keep_joined())
+        node_shutdown.track(self)  # leaves its groups if the node is stopped under it
 
     async def disconnect(self, code: int) -> None:
+        node_shutdown.forget(self)
         if getattr(self, "rejoin_task", None) is not None:
             self.rejoin_task.cancel()
             self.rejoin_task = None
