@@ -24,10 +24,12 @@ class Simulator:
 
     @property
     def config(self) -> SimConfig:
+        """The simulated PBX's configuration."""
         return self.pbx.config
 
     @property
     def port(self) -> int:
+        """The port it listens on (after ``start``)."""
         return self.server.port
 
     async def start(self, host: str | None = None, port: int | None = None) -> Simulator:
@@ -36,6 +38,7 @@ class Simulator:
         return self
 
     async def close(self) -> None:
+        """Stop listening, drop every client and end every call flow."""
         await self.server.close()
 
     # --- the world ---------------------------------------------------------------
@@ -74,7 +77,9 @@ class Simulator:
             self.pbx.hangup(channel, cause)
 
     def is_ringing(self, line: str) -> bool:
+        """Whether the line's virtual phone is ringing."""
         return line in self.pbx.ringing
 
     def line_busy(self, line: str) -> bool:
+        """Whether the line has any channel."""
         return self.pbx.line_busy(line)

@@ -125,6 +125,7 @@ class Dial:
 
     @property
     def done(self) -> bool:
+        """Whether the Dial has an outcome."""
         return self.status is not None
 
     def answer(self) -> bool:
@@ -144,6 +145,7 @@ class Dial:
         return True
 
     def time_out(self) -> None:
+        """The Dial timeout expired: DialEnd NOANSWER and the callee's leg goes."""
         if not self.done:
             self.pbx.emit("DialEnd", [*self._pairs(), ("DialStatus", NOANSWER)])
             self.pbx.destroy(self.dest, 16)
@@ -195,6 +197,7 @@ class Talk:
         pbx.own(self, caller, dest)
 
     def peer(self, channel: Channel) -> Channel:
+        """The other party of ``channel`` in this bridge."""
         return self.dest if channel is self.caller else self.caller
 
     def hangup(self, channel: Channel, cause: int = 16) -> None:
@@ -219,6 +222,7 @@ class Talk:
         self.finish()
 
     def finish(self) -> None:
+        """Mark the conversation over (for flows waiting on ``ended``)."""
         if not self.ended.done():
             self.ended.set_result(True)
 

@@ -24,6 +24,7 @@ class FeatureError(Exception):
 
 
 def talk_of(pbx: Pbx, channel: Channel | None) -> Talk:
+    """The two-party bridge ``channel`` is in, or FeatureError."""
     owner = pbx.owners.get(channel.name) if channel is not None else None
     if not isinstance(owner, Talk):
         raise FeatureError("Channel is not in a bridge")
@@ -42,6 +43,7 @@ class Parked:
         self.timer = asyncio.get_running_loop().call_later(pbx.config.parking_timeout, self.time_out)
 
     def pairs(self) -> list:
+        """The parking fields shared by ParkedCall, UnParkedCall and friends."""
         elapsed = int(time.time() - self.parked_at)
         timeout = int(self.pbx.config.parking_timeout)
         return [
@@ -61,6 +63,7 @@ class Parked:
         pbx.leave(pbx.parking_bridge, self.parkee)
 
     def hangup(self, channel: Channel, cause: int = 16) -> None:
+        """Owner hook: the parked caller hangs up (ParkedCallGiveUp)."""
         pbx = self.pbx
         pbx.hangup_request(channel, cause)
         pbx.emit("ParkedCallGiveUp", [*channel.snapshot("Parkee"), *self.pairs()])
@@ -199,6 +202,7 @@ class Atxfer:
         self.abandoned = False
 
     def start(self) -> None:
+        """Put the caller on hold and dial the target through a Local pair."""
         pbx, me, caller = self.pbx, self.transferer, self.caller
         pbx.emit("Hold", me.snapshot())
         pbx.moh(caller, True)
@@ -393,5 +397,6 @@ class _Deferred:
         self.transfer = transfer
 
     def hangup(self, channel: Channel, cause: int = 16) -> None:
+        """Owner hook: optimise first, so the hangup meets the final bridge."""
         self.transfer._optimize()
         self.transfer.pbx.hangup(channel, cause)

@@ -44,21 +44,25 @@ async def dispatch(session: Session, message: Message) -> None:
 
 
 async def ping(session: Session, message: Message) -> None:
+    """``Ping`` -> ``Pong`` with a timestamp."""
     session.respond(message, "Success", [("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")])
 
 
 async def logoff(session: Session, message: Message) -> None:
+    """``Logoff`` -> ``Goodbye``, then the connection closes."""
     session.respond(message, "Goodbye", [("Message", "Thanks for all the fish.")])
     session.close()
 
 
 async def events(session: Session, message: Message) -> None:
+    """``Events``: ``EventMask: off`` silences this session."""
     mask = (message.get("EventMask") or "on").strip().lower()
     session.events = mask != "off"
     session.respond(message, "Success", [("Events", "On" if session.events else "Off")])
 
 
 async def filter_(session: Session, message: Message) -> None:
+    """``Filter``: a regular expression on the event text; ``!`` excludes."""
     expression = message.get("Filter") or ""
     allow = not expression.startswith("!")
     try:
@@ -71,6 +75,7 @@ async def filter_(session: Session, message: Message) -> None:
 
 
 async def originate_action(session: Session, message: Message) -> None:
+    """``Originate`` (Async or not); the outcome as OriginateResponse or the Response."""
     pbx = session.pbx
     channel = message.get("Channel")
     if not channel:
@@ -121,6 +126,7 @@ async def originate_action(session: Session, message: Message) -> None:
 
 
 async def hangup(session: Session, message: Message) -> None:
+    """``Hangup`` of a channel name or ``/regex/``."""
     pbx = session.pbx
     name = message.get("Channel") or ""
     targets: list[Channel]
@@ -148,6 +154,7 @@ async def hangup(session: Session, message: Message) -> None:
 
 
 async def park(session: Session, message: Message) -> None:
+    """``Park`` the remote party; the reply carries Asterisk's stray LF."""
     pbx = session.pbx
     channel = _find(pbx, message.get("Channel"))
     if channel is None:
@@ -165,6 +172,7 @@ async def park(session: Session, message: Message) -> None:
 
 
 async def redirect(session: Session, message: Message) -> None:
+    """``Redirect`` a bridged channel to another extension."""
     pbx = session.pbx
     channel = _find(pbx, message.get("Channel"))
     if channel is None:
@@ -180,6 +188,7 @@ async def redirect(session: Session, message: Message) -> None:
 
 
 async def blind_transfer(session: Session, message: Message) -> None:
+    """``BlindTransfer`` of the operator's channel."""
     pbx = session.pbx
     channel = _find(pbx, message.get("Channel"))
     if channel is None:
@@ -195,6 +204,7 @@ async def blind_transfer(session: Session, message: Message) -> None:
 
 
 async def atxfer(session: Session, message: Message) -> None:
+    """``Atxfer``: queued at once, the consultation starts a moment later."""
     pbx = session.pbx
     channel = _find(pbx, message.get("Channel"))
     if channel is None:
@@ -215,6 +225,7 @@ async def atxfer(session: Session, message: Message) -> None:
 
 
 async def cancel_atxfer(session: Session, message: Message) -> None:
+    """``CancelAtxfer``: drop the consultation."""
     pbx = session.pbx
     channel = _find(pbx, message.get("Channel"))
     owner = pbx.owners.get(channel.name) if channel is not None else None
@@ -226,6 +237,7 @@ async def cancel_atxfer(session: Session, message: Message) -> None:
 
 
 async def play_dtmf(session: Session, message: Message) -> None:
+    """``PlayDTMF``: accepted (no DTMF events: the account cannot see them)."""
     channel = _find(session.pbx, message.get("Channel"))
     if channel is None:
         session.error(message, "Channel not found")
@@ -237,6 +249,7 @@ async def play_dtmf(session: Session, message: Message) -> None:
 
 
 async def demo_answer(session: Session, message: Message) -> None:
+    """``DemoAnswer``: the demo's answer-on-phone."""
     answered, text = control.demo_answer(session.pbx, message.get("Channel") or "")
     if answered:
         session.ok(message, text)
@@ -245,6 +258,7 @@ async def demo_answer(session: Session, message: Message) -> None:
 
 
 async def queue_pause(session: Session, message: Message) -> None:
+    """``QueuePause`` of a member interface (all queues, or ``Queue``)."""
     pbx = session.pbx
     interface = message.get("Interface") or ""
     paused = (message.get("Paused") or "").lower() in TRUE

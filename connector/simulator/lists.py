@@ -31,6 +31,7 @@ def _list(session: Session, message: Message, start_text: str, items: list[list]
 
 
 async def core_show_channels(session: Session, message: Message) -> None:
+    """``CoreShowChannels``: one CoreShowChannel per live channel."""
     items = []
     for channel in session.pbx.channels.values():
         seconds = _duration(channel)
@@ -49,6 +50,7 @@ async def core_show_channels(session: Session, message: Message) -> None:
 
 
 async def status(session: Session, message: Message) -> None:
+    """``Status``: one Status item per live channel (or the one named)."""
     items = []
     wanted = message.get("Channel")
     for channel in session.pbx.channels.values():
@@ -80,6 +82,7 @@ async def status(session: Session, message: Message) -> None:
 
 
 async def queue_status(session: Session, message: Message) -> None:
+    """``QueueStatus``: params, members and waiting callers of queue ``support``."""
     pbx = session.pbx
     wanted = message.get("Queue")
     items = []

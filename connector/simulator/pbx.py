@@ -68,10 +68,12 @@ class SimConfig:
 
     @property
     def tech(self) -> str:
+        """``SIP`` or ``PJSIP``."""
         return self.protocol.rstrip("/")
 
     @property
     def pjsip(self) -> bool:
+        """Whether chan_pjsip's behaviour applies."""
         return self.tech == "PJSIP"
 
 
@@ -119,9 +121,11 @@ class Pbx:
     # --- ids and the event stream -------------------------------------------------
 
     def next_uniqueid(self) -> str:
+        """A Uniqueid in Asterisk's ``<epoch>.<n>`` form."""
         return f"{int(time.time())}.{next(self._unique)}"
 
     def emit(self, name: str, pairs: Pairs, privilege: str = "call,all") -> None:
+        """Send one event to every listening session."""
         message = event(name, pairs, privilege)
         for listener in list(self.listeners):
             listener(message)
@@ -141,9 +145,11 @@ class Pbx:
     # --- channels ----------------------------------------------------------------
 
     def line_name(self, line: str) -> str:
+        """The caller ID name of a line's phone (``Operator 305``)."""
         return f"Operator {line}" if line in self.config.lines else line
 
     def is_line(self, number: str) -> bool:
+        """Whether ``number`` is one of the simulated operators' lines."""
         return number in self.config.lines
 
     def new_channel(self, endpoint: str, linkedid: str | None = None, **fields) -> Channel:
@@ -169,19 +175,23 @@ class Pbx:
         return one, two
 
     def set_state(self, channel: Channel, state: int) -> None:
+        """Newstate, when the state changes."""
         if channel.state != state:
             channel.state = state
             self.emit("Newstate", channel.snapshot())
 
     def set_connected(self, channel: Channel, num: str, name: str) -> None:
+        """NewConnectedLine with the other party's number and name."""
         channel.conn_num, channel.conn_name = num, name
         self.emit("NewConnectedLine", channel.snapshot())
 
     def set_callerid(self, channel: Channel, num: str, name: str) -> None:
+        """NewCallerid (e.g. an Originate's CallerID overwrites the phone's own)."""
         channel.cid_num, channel.cid_name = num, name
         self.emit("NewCallerid", [*channel.snapshot(), ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
 
     def hangup_request(self, channel: Channel, cause: int | None = 16, soft: bool = False) -> None:
+        """HangupRequest, or SoftHangupRequest with ``soft``."""
         pairs = channel.snapshot()
         if cause is not None:
             pairs.append(("Cause", str(cause)))
@@ -216,11 +226,13 @@ class Pbx:
     # --- bridges -----------------------------------------------------------------
 
     def new_bridge(self, type_: str = "basic", creator: str = UNKNOWN, name: str = UNKNOWN) -> Bridge:
+        """BridgeCreate for a new bridge."""
         bridge = Bridge(str(uuid.uuid4()), type_, creator, name)
         self.emit("BridgeCreate", bridge.snapshot())
         return bridge
 
     def enter(self, bridge: Bridge, channel: Channel, swap: Channel | None = None) -> None:
+        """BridgeEnter (``SwapUniqueid`` when replacing a Local half)."""
         bridge.members.append(channel)
         channel.bridge = bridge
         pairs = [*bridge.snapshot(), *channel.snapshot()]
@@ -229,6 +241,7 @@ class Pbx:
         self.emit("BridgeEnter", pairs)
 
     def leave(self, bridge: Bridge, channel: Channel) -> None:
+        """BridgeLeave."""
         if channel in bridge.members:
             bridge.members.remove(channel)
         if channel.bridge is bridge:
@@ -236,9 +249,11 @@ class Pbx:
         self.emit("BridgeLeave", [*bridge.snapshot(), *channel.snapshot()])
 
     def destroy_bridge(self, bridge: Bridge) -> None:
+        """BridgeDestroy."""
         self.emit("BridgeDestroy", bridge.snapshot())
 
     def moh(self, channel: Channel, start: bool) -> None:
+        """MusicOnHoldStart / MusicOnHoldStop."""
         if start:
             self.emit("MusicOnHoldStart", [*channel.snapshot(), ("Class", "default")])
         else:
@@ -247,6 +262,7 @@ class Pbx:
     # --- phones, device state, queue members ---------------------------------------
 
     def behaviour(self, number: str) -> Behaviour:
+        """How a line's phone or an external number answers."""
         if self.is_line(number):
             return self.behaviours.setdefault(number, Behaviour())
         return self.numbers.get(number, self.world)
@@ -302,6 +318,7 @@ class Pbx:
         return 2 if self.line_busy(member.line) else 1
 
     def line_busy(self, line: str) -> bool:
+        """Whether the line has any channel."""
         return any(c.line == line for c in self.channels.values())
 
     def answer_line(self, line: str) -> bool:
@@ -336,7 +353,9 @@ class Pbx:
             self.owners[channel.name] = owner
 
     def find(self, name: str) -> Channel | None:
+        """The live channel with this name."""
         return self.channels.get(name)
 
     def channels_of(self, line: str) -> list[Channel]:
+        """The line's live channels, oldest first."""
         return [c for c in self.channels.values() if c.line == line]

@@ -20,6 +20,8 @@ RETRY_SECONDS = 2.0
 
 @dataclass
 class Attempt:
+    """One member being rung: its Local pair, phone leg and Dial."""
+
     member: Member
     one: Channel
     two: Channel
@@ -48,6 +50,7 @@ class QueueCall:
         return [("Queue", self.queue), ("Interface", member.interface), ("MemberName", f"Operator {member.line}")]
 
     def start(self) -> None:
+        """Answer(), join the queue with music on hold and ring the members."""
         pbx, caller = self.pbx, self.caller
         caller.priority = 2
         pbx.set_state(caller, 6)  # Answer()

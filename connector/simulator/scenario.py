@@ -37,6 +37,8 @@ class ScenarioError(ValueError):
 
 @dataclass
 class Scenario:
+    """A validated scenario: steps plus the phones' and far end's behaviour."""
+
     steps: list[dict]
     phones: dict[str, Behaviour] = field(default_factory=dict)
     far_end: Behaviour | None = None

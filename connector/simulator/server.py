@@ -33,6 +33,7 @@ class Session:
         self.closed = False
 
     def send(self, pairs: Pairs, trailer: str = "") -> None:
+        """Write one message; a client too far behind is disconnected."""
         if self.closed:
             return
         self.writer.write(format_message(pairs, trailer))
@@ -41,12 +42,15 @@ class Session:
             self.close()
 
     def respond(self, message: Message, status: str, pairs: Pairs | None = None, trailer: str = "") -> None:
+        """A Response with this action's ActionID."""
         self.send(response(message.action_id, status, pairs or []), trailer)
 
     def ok(self, message: Message, text: str) -> None:
+        """``Response: Success`` with a message."""
         self.respond(message, "Success", [("Message", text)])
 
     def error(self, message: Message, text: str) -> None:
+        """``Response: Error`` with a message."""
         self.respond(message, "Error", [("Message", text)])
 
     def on_event(self, pairs: Pairs) -> None:
@@ -63,11 +67,13 @@ class Session:
         self.send(pairs)
 
     def close(self) -> None:
+        """Close the connection (once)."""
         if not self.closed:
             self.closed = True
             self.writer.close()
 
     async def serve(self) -> None:
+        """Banner, then answer actions until the client leaves."""
         from connector.simulator.handlers import dispatch  # handlers use Session; imported late
 
         self.writer.write(BANNER)
@@ -96,6 +102,7 @@ class Session:
             self.server.sessions.discard(self)
 
     async def login(self, message: Message) -> None:
+        """Accept the configured account; anything else fails after a delay and closes, as recorded."""
         config = self.pbx.config
         username_ok = hmac.compare_digest((message.get("Username") or "").encode(), config.username.encode())
         secret_ok = hmac.compare_digest((message.get("Secret") or "").encode(), config.secret.encode())
@@ -132,6 +139,7 @@ class AmiServer:
         self.port = 0
 
     async def start(self, host: str | None = None, port: int | None = None) -> AmiServer:
+        """Start listening; ``port=0`` picks a free port."""
         config = self.pbx.config
         self._server = await asyncio.start_server(
             self._accept, host or config.host, config.port if port is None else port

@@ -144,6 +144,7 @@ class Bridge:
         self.members: list[Channel] = []
 
     def snapshot(self, prefix: str = "") -> Pairs:
+        """The bridge block (``BridgeUniqueid`` ... ``BridgeVideoSourceMode``), optionally prefixed."""
         p = prefix
         return [
             (f"{p}BridgeUniqueid", self.uniqueid),
