@@ -17,6 +17,7 @@ from django.conf import settings
 
 from connector.ami.actions import UnsafeActionValue
 from connector.ami.message import Message
+from connector.ami.queues import WRAP_UP_REASON
 from connector.client import ActionResult
 from connector.commands import CommandError, parse_command, parse_ref
 from connector.config import CONTEXT_RE, ConnectorConfig
@@ -197,7 +198,7 @@ class CommandHandler:
         elif state == "not_ready":
             await self._queue_pause(line, True, command.get("reason") or None, queue)
         else:
-            await self._queue_pause(line, True, "wrap-up", queue)
+            await self._queue_pause(line, True, WRAP_UP_REASON, queue)
             seconds = float(settings.WRAP_UP_SECONDS)
             self._wrap_up_timers[line] = asyncio.create_task(self._end_wrap_up(line, queue, seconds))
             return _ok(message, wrap_up_seconds=seconds)

@@ -1,7 +1,8 @@
 """Queue membership and pause state per line, turned into ``agent.state`` events.
 
 A line is ``not_ready`` while it is paused in any of its queues, else
-``ready``. The first thing learnt about a line (the QueueStatus list at
+``ready``; paused only with the reason :data:`WRAP_UP_REASON` it is
+``wrap_up``. The first thing learnt about a line (the QueueStatus list at
 login) is silent; every later change of state or reason is an event.
 """
 
@@ -15,6 +16,9 @@ from connector.ami.events import LineEvent
 from connector.ami.message import Message
 
 queue_log = logging.getLogger("connector.queues")
+
+# The QueuePause reason that means "wrap-up" (PROTOCOL.md agent.state); call control pauses with it.
+WRAP_UP_REASON = "wrap-up"
 
 MEMBER_EVENTS = frozenset(
     {
@@ -116,9 +120,12 @@ class AgentStates:
     def _settle(self, line: str, entry: _LineQueues, silent: bool) -> list[LineEvent]:
         entry.paused = {q: r for q, r in entry.paused.items() if q in entry.queues or q == ""}
         if entry.paused:
-            state = "not_ready"
             reasons = [r for q, r in sorted(entry.paused.items()) if r]
-            reason = reasons[0] if reasons else None
+            others = [r for r in reasons if r.strip().lower() != WRAP_UP_REASON]
+            # wrap-up only while no queue holds the line for another reason (or none)
+            wrapping = bool(reasons) and not others and len(reasons) == len(entry.paused)
+            state = "wrap_up" if wrapping else "not_ready"
+            reason = WRAP_UP_REASON if wrapping else (others[0] if others else None)
         else:
             state, reason = "ready", None
         changed = (state, reason) != (entry.state, entry.reason)

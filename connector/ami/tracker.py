@@ -280,7 +280,7 @@ class CallTracker(RulesMixin, BridgeRulesMixin):
         if self.config.auto_pause_on_commutation_start:
             line = call.line
             known = self.agents.is_member(line) or not self.agents.seen_any
-            if known and self.agents.state(line)["state"] != "not_ready":
+            if known and self.agents.state(line)["state"] == "ready":  # not_ready / wrap_up: paused already
                 interface = self.matcher.queue_interface(line)
                 fields = {"Interface": interface, "Paused": True, "Reason": IN_CALL}
                 self._out.append(ActionRequest("QueuePause", fields, "autoPauseOnCommutationStart"))

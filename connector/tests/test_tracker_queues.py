@@ -6,7 +6,15 @@ import logging
 
 import pytest
 
-from connector.tests.tracker_feed import CALLER, OP305, PHONE, TRUNK, Feeder, ev, snap
+from connector.ami.actions import build_action
+from connector.ami.framing import parse_stream
+from connector.ami.queues import WRAP_UP_REASON
+from connector.ami.replay import replay_records
+from connector.ami.trace import TraceRecord, read_trace
+from connector.config import ConnectorConfig
+from connector.control import CommandHandler
+from connector.ratelimit import MemoryRateLimiter
+from connector.tests.tracker_feed import CALLER, OP305, PHONE, TRACES, TRUNK, Feeder, ev, snap
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -187,3 +195,74 @@ def test_an_operator_calling_a_queue_gets_a_call_when_a_member_answers():
     assert (theirs["direction"], theirs["remote_number"], theirs["queue"]) == ("internal", "305", "support")
     feed.hangup(me, one, two, member)
     assert feed.types("305")[-1] == feed.types("306")[-1] == "call.ended"
+
+
+def pause(feed: Feeder, paused: str, reason: str = "", queue: str = "support") -> None:
+    fields = {"Queue": queue, "Interface": "Local/305@from-queue/n", "Paused": paused, "PausedReason": reason}
+    feed(ev("QueueMemberPause", **fields))
+
+
+def test_a_line_paused_for_wrap_up_is_wrap_up_not_not_ready():
+    feed = Feeder()
+    feed(ev("QueueMember", Queue="support", Location="Local/305@from-queue/n", Paused="0", PausedReason=""))
+    pause(feed, "1", WRAP_UP_REASON)
+    pause(feed, "0")
+    pause(feed, "1", "lunch")
+    pause(feed, "1", "Wrap-Up")  # Asterisk keeps the reason's spelling; the match ignores case
+    states = [(e.data["state"], e.data["reason"]) for e in feed.events if e.type == "agent.state"]
+    assert states == [("wrap_up", "wrap-up"), ("ready", None), ("not_ready", "lunch"), ("wrap_up", "wrap-up")]
+    assert feed.tracker.agent_state("305") == {"state": "wrap_up", "reason": "wrap-up", "queues": ["support"]}
+
+
+def test_wrap_up_in_one_queue_and_another_pause_elsewhere_is_not_ready():
+    feed = Feeder()
+    pause(feed, "1", WRAP_UP_REASON, queue="support")
+    pause(feed, "1", "break", queue="sales")
+    assert feed.tracker.agent_state("305")["state"] == "not_ready"
+    pause(feed, "1", "", queue="billing")  # a pause without a reason is not a wrap-up either
+    pause(feed, "0", queue="sales")
+    assert feed.tracker.agent_state("305")["state"] == "not_ready"
+    pause(feed, "0", queue="billing")
+    assert feed.tracker.agent_state("305") == {
+        "state": "wrap_up",
+        "reason": "wrap-up",
+        "queues": ["billing", "sales", "support"],
+    }
+
+
+def test_auto_pause_leaves_a_line_in_wrap_up_alone():
+    feed = Feeder(auto_pause_on_commutation_start=True)
+    pause(feed, "1", WRAP_UP_REASON)
+    feed.ring()
+    feed.answer()
+    assert feed.actions == []
+    assert feed.tracker.agent_state("305")["state"] == "wrap_up"
+
+
+async def test_the_wrap_up_pause_control_sends_comes_back_as_wrap_up(settings):
+    """Call control's QueuePause, echoed by Asterisk as QueueMemberPause (the queue-answered trace's shape)."""
+    settings.WRAP_UP_SECONDS = 60
+    sent = []
+
+    class Client:
+        async def send_action(self, action, fields):
+            sent.append(build_action(action, fields, action_id="t-1"))
+
+    handler = CommandHandler(Client(), None, ConnectorConfig(), MemoryRateLimiter(10, 60))
+    command = {"type": "agent_state", "ref": 1, "state": "wrap_up"}
+    message = {"type": "connector.command", "reply_to": "x", "user_id": 1, "line": "305", "context": "",
+               "request_id": 1, "command": command}  # fmt: skip
+    try:
+        assert (await handler.handle(message))["ok"]
+    finally:
+        await handler.close()
+    [action] = parse_stream(sent[0], expect_banner=False)
+    records = read_trace(TRACES / "queue-answered.jsonl")
+    echoed = [r for r in records if r.data.startswith(b"Event: QueueMemberPause") and b"Paused: 1" in r.data]
+    text = echoed[0].data.replace(b"PausedReason: break", b"PausedReason: " + action.get("Reason").encode())
+    records = [TraceRecord(r.t, r.direction, text if r is echoed[0] else r.data) for r in records]
+    events = [e for e in replay_records(records) if e["type"] == "agent.state"]
+    assert [(e["line"], e["state"], e["reason"]) for e in events] == [
+        ("305", "wrap_up", WRAP_UP_REASON),
+        ("305", "ready", None),
+    ]
