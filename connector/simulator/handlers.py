@@ -8,6 +8,7 @@ import time
 
 from connector.ami.message import Message
 from connector.simulator import control, features
+from connector.simulator.atxfer import Atxfer
 from connector.simulator.calls import originate
 from connector.simulator.lists import core_show_channels, queue_status, status
 from connector.simulator.pbx import Pbx
@@ -211,7 +212,7 @@ async def atxfer(session: Session, message: Message) -> None:
         session.error(message, "Channel specified does not exist")
         return
     try:
-        transfer = features.Atxfer(pbx, channel, message.get("Exten") or "", message.get("Context") or "from-internal")
+        transfer = Atxfer(pbx, channel, message.get("Exten") or "", message.get("Context") or "from-internal")
     except features.FeatureError as exc:
         session.error(message, str(exc))
         return
@@ -229,7 +230,7 @@ async def cancel_atxfer(session: Session, message: Message) -> None:
     pbx = session.pbx
     channel = _find(pbx, message.get("Channel"))
     owner = pbx.owners.get(channel.name) if channel is not None else None
-    if not isinstance(owner, features.Atxfer):
+    if not isinstance(owner, Atxfer):
         session.error(message, "No active transfer attempt")
         return
     session.ok(message, "CancelAtxfer successfully queued")
