@@ -72,6 +72,7 @@ class WorkerParts:
     control: Any = None  # CommandHandler: handle(message) -> result
     history: Any = None  # HistoryWriter: stop(); open_calls for the ghost-call sweep
     lock: Any = None  # leader lock (connector.leader); None: always lead
+    upkeep: Any = None  # Upkeep (connector.worker_upkeep): operators' lines + status heartbeat; None: none
     client_options: dict = field(default_factory=dict)  # ClientOptions overrides (tests)
 
 
@@ -122,6 +123,10 @@ class Worker:
         load_seqs = getattr(parts.publisher, "load_seqs", None)
         if load_seqs is not None:
             await load_seqs()
+        if parts.upkeep is not None:
+            # The operators' lines before the first event or resync, so every call gets the right direction.
+            await parts.upkeep.refresh_lines()
+            self._spawn(parts.upkeep.run())
         if parts.channel_layer is not None and parts.control is not None:
             self._spawn(self._command_loop())
         done = asyncio.Event()

@@ -25,6 +25,7 @@ def build_worker(record: str | None = None, speed: float = 1.0):
     from connector.publisher import Publisher
     from connector.ratelimit import originate_rate_limiter
     from connector.worker import TraceRecorder, Worker, WorkerParts
+    from connector.worker_upkeep import DEFAULT_INTERVAL, Upkeep, operator_lines, touch_connector_status
 
     config = settings.ASTERISK
     config.check_live()
@@ -39,6 +40,13 @@ def build_worker(record: str | None = None, speed: float = 1.0):
         history=history,
         # One lock per Asterisk: workers for different PBXes never block each other.
         lock=leader_lock(settings.REDIS_URL, key=f"{DEFAULT_KEY}:{config.url}:{config.port}"),
+        # Heartbeat at least once per Ping interval: /health/ calls the row stale after three.
+        upkeep=Upkeep(
+            tracker,
+            load_lines=operator_lines,
+            heartbeat=touch_connector_status,
+            interval=min(DEFAULT_INTERVAL, config.pingInterval),
+        ),
     )
     worker = Worker(parts, record=TraceRecorder(record) if record else None, speed=speed)
     parts.control = CommandHandler(worker, tracker, config, originate_rate_limiter())
