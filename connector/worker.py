@@ -150,6 +150,8 @@ class Worker:
                 await self.client.stop()
             await self._cancel_tasks()
             self.client = None
+            # Wrap-up timers belong to this term as leader: a standby must not act on the PBX.
+            await self._close_part(getattr(parts.control, "close", None))
 
     def _build_client(self) -> AmiClient:
         options = ClientOptions.from_config(self.parts.config, **self.parts.client_options)
@@ -328,15 +330,19 @@ class Worker:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _close_part(self, closer: Any) -> None:
+        if closer is None:
+            return
+        try:
+            await closer()
+        except Exception:
+            logger.exception("Error while closing a worker part")
+
     async def _shutdown(self) -> None:
         parts = self.parts
         await self._cancel_tasks()
         for closer in (getattr(parts.control, "close", None), getattr(parts.publisher, "close", None)):
-            if closer is not None:
-                try:
-                    await closer()
-                except Exception:
-                    logger.exception("Error while closing a worker part")
+            await self._close_part(closer)
         if parts.history is not None:
             await asyncio.get_running_loop().run_in_executor(None, parts.history.stop)
         if parts.lock is not None:
