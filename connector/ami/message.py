@@ -107,12 +107,14 @@ class Message:
 
     @property
     def headers(self) -> dict[str, str]:
+        """First value per key, in wire order (splits the raw text on first use)."""
         if self._raw is not None:
             self._parse()
         return self._headers
 
     @property
     def repeated(self) -> list[tuple[str, str]] | None:
+        """Later values of repeated keys, as (key, value) in wire order."""
         if self._raw is not None:
             self._parse()
         return self._repeated
@@ -124,6 +126,7 @@ class Message:
 
     @property
     def body(self) -> list[str] | None:
+        """Lines that are not headers (old ``Response: Follows`` command output)."""
         if self._raw is not None:
             self._parse()
         return self._body
@@ -222,6 +225,7 @@ class Message:
 
     @property
     def event(self) -> str | None:
+        """The ``Event`` name, or None for a response."""
         raw = self._raw
         if raw is not None and raw.startswith("Event: "):
             end = raw.find("\r\n")
@@ -230,6 +234,7 @@ class Message:
 
     @property
     def response(self) -> str | None:
+        """The ``Response`` value (``Success``, ``Error``, ``Follows``...), or None."""
         raw = self._raw
         if raw is not None and raw.startswith("Response: "):
             end = raw.find("\r\n")
@@ -238,6 +243,7 @@ class Message:
 
     @property
     def action_id(self) -> str | None:
+        """The ``ActionID`` this message answers, if any."""
         return self.get("ActionID")
 
     def __eq__(self, other: object) -> bool:
