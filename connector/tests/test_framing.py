@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -337,3 +340,35 @@ def test_the_benchmark_stream_parses_without_a_single_mistake():
     assert "Иван Петров".encode() in stream.data or "Ольга".encode() in stream.data
     assert max(len(c) for c in stream.chunks) <= 65536
     assert misparsed_ours(stream, collect_ours(stream.chunks), collect_ours(stream.chunks)) == 0
+
+
+def test_a_stream_read_from_a_real_socket_frames_like_the_whole_stream():
+    stream = b"".join(incoming(read_trace(path)) for path in TRACES[:3]).replace(b"Ivan Petrov", "Иван Петров".encode())
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(5)
+
+    def send() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            rng = random.Random(3)
+            offset = 0
+            while offset < len(stream):
+                size = rng.choice([1, 2, 3, 7, 100, 1500, 4096])
+                conn.sendall(stream[offset : offset + size])
+                offset += size
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    framer = Framer()
+    got: list[Message] = []
+    with socket.create_connection(server.getsockname(), timeout=5) as client:
+        while data := client.recv(65536):
+            got += framer.feed(data)
+    sender.join(5)
+    server.close()
+    assert got == parse_stream(stream)
+    # One connection has one greeting: the two later ones are junk lines in front of a Response.
+    assert sum(m.banner is not None for m in got) == 1
+    assert framer.bad_frames == 2
+    assert "Иван Петров" in [m.get("CallerIDName") for m in got]
