@@ -116,6 +116,7 @@ class Pbx:
         self.queue_stats = {"calls": 0, "completed": 0, "abandoned": 0}
         self.tasks: set = set()
         self.owners: dict[str, object] = {}  # channel name -> the flow that handles its hangup
+        self.by_line: dict[str, dict[str, Channel]] = {}  # line -> its live channels, oldest first
         self.local_partner: dict[str, Channel] = {}  # a bridged Local half -> its other half
 
     # --- ids and the event stream -------------------------------------------------
@@ -159,6 +160,8 @@ class Pbx:
         line = endpoint if self.is_line(endpoint) else None
         channel = Channel(name, uniqueid, linkedid or uniqueid, line=line, created=time.time(), **fields)
         self.channels[name] = channel
+        if line:
+            self.by_line.setdefault(line, {})[name] = channel
         self.emit("Newchannel", channel.snapshot())
         return channel
 
@@ -205,6 +208,8 @@ class Pbx:
         self.emit("Hangup", [*channel.snapshot(), ("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, ""))])
         self.channels.pop(channel.name, None)
         self.owners.pop(channel.name, None)
+        if channel.line:
+            self.by_line.get(channel.line, {}).pop(channel.name, None)
         if channel.line:
             self.device(channel.line, "NOT_INUSE")
         partner = self.local_partner.pop(channel.name, None)
@@ -319,7 +324,7 @@ class Pbx:
 
     def line_busy(self, line: str) -> bool:
         """Whether the line has any channel."""
-        return any(c.line == line for c in self.channels.values())
+        return bool(self.by_line.get(line))
 
     def answer_line(self, line: str) -> bool:
         """Answer the virtual phone of ``line`` if it is ringing; False when it is not."""
@@ -330,7 +335,7 @@ class Pbx:
 
     def hangup_line(self, line: str) -> bool:
         """The operator puts the receiver down: hang up the line's newest channel."""
-        channels = [c for c in self.channels.values() if c.line == line]
+        channels = self.channels_of(line)
         if not channels:
             return False
         self.hangup(channels[-1], 16)
@@ -358,4 +363,4 @@ class Pbx:
 
     def channels_of(self, line: str) -> list[Channel]:
         """The line's live channels, oldest first."""
-        return [c for c in self.channels.values() if c.line == line]
+        return list(self.by_line.get(line, {}).values())

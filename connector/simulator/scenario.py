@@ -102,7 +102,7 @@ def load_scenario(path: str | Path, lines: tuple[str, ...] | None = None) -> Sce
 def _condition(sim: Simulator, condition: str, line: str) -> bool:
     if condition == "ringing":
         return sim.is_ringing(line)
-    talking = any(c.line == line and c.state == 6 and c.bridge is not None for c in sim.pbx.channels.values())
+    talking = any(c.state == 6 and c.bridge is not None for c in sim.pbx.channels_of(line))
     return talking if condition == "talking" else not sim.line_busy(line)
 
 

@@ -49,7 +49,7 @@ class Stats:
 
 
 def _talking(sim: Simulator, line: str) -> bool:
-    return any(c.line == line and c.state == 6 and c.bridge is not None for c in sim.pbx.channels.values())
+    return any(c.state == 6 and c.bridge is not None for c in sim.pbx.channels_of(line))
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
@@ -199,13 +199,22 @@ async def run_load(
     end = time.monotonic() + duration
     next_at = time.monotonic()
     index = 0
+    lines = sim.config.lines
     while time.monotonic() < end and not stop.is_set():
-        free = [line for line in sim.config.lines if not sim.line_busy(line)]
-        if free:
-            line = free[index % len(free)]
-            index += 1
+        # Round robin from where the last call went: the next free line, without scanning them all.
+        line = next(
+            (
+                lines[(index + n) % len(lines)]
+                for n in range(len(lines))
+                if not sim.line_busy(lines[(index + n) % len(lines)])
+            ),
+            None,
+        )
+        if line is not None:
+            index = lines.index(line) + 1
             stats.started += 1
-            caller = sim.call_in(f"7916{index:07d}", f"Load {index}", f"{sim.config.did_prefix}{line}")
+            number = stats.started
+            caller = sim.call_in(f"7916{number:07d}", f"Load {number}", f"{sim.config.did_prefix}{line}")
             sim.pbx.spawn(_hang_up_later(sim, caller, ring_seconds + talk_seconds, stats))
         else:
             stats.skipped += 1
