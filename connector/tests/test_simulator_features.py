@@ -183,3 +183,37 @@ async def test_hangup_by_regex_clears_every_matching_channel():
         ("call.ringing", None),
     ]
     assert_consistent(client, events)
+
+
+async def test_a_redirect_sends_the_caller_on_and_releases_the_operator_without_a_transfer_event():
+    async def scenario(sim, client):
+        caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
+        await until(lambda: talking(sim, "305"))
+        client.send("Redirect", Channel=caller.name, Exten="306", Context="from-internal", Priority="1")
+        await until(lambda: talking(sim, "306"))
+        sim.hangup(caller)
+
+    client, events = await run(scenario)
+
+    assert not [m for m in client.messages if m.event in ("BlindTransfer", "AttendedTransfer")]
+    assert summary(events, "305")[0] == ("call.ringing", None) and summary(events, "305")[-1][0] == "call.ended"
+    assert summary(events, "306") == [("call.ringing", None), ("call.answered", None), ("call.ended", "completed")]
+    assert_consistent(client, events)
+
+
+async def test_play_dtmf_is_accepted_on_a_live_channel_only():
+    async def scenario(sim, client):
+        caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
+        await until(lambda: talking(sim, "305"))
+        good = client.send("PlayDTMF", Channel=caller.name, Digit="5")
+        bad = client.send("PlayDTMF", Channel="SIP/trunk-ffffffff", Digit="5")
+        replies = [await client.wait_for(lambda m, a=a: m.action_id == a) for a in (good, bad)]
+        assert [(r.response, r.get("Message")) for r in replies] == [
+            ("Success", "DTMF successfully queued"),
+            ("Error", "Channel not found"),
+        ]
+        sim.hangup(caller)
+
+    client, events = await run(scenario)
+
+    assert_consistent(client, events)
