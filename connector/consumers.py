@@ -49,6 +49,12 @@ def _live_snapshot(line: str) -> dict:
     return live_snapshot(line)
 
 
+def _line_seq(line: str) -> int:
+    from connector.models import LineState
+
+    return LineState.objects.filter(line=line).values_list("seq", flat=True).first() or 0
+
+
 class TelephonyConsumer(AsyncJsonWebsocketConsumer):
     """One browser tab's live view of its operator's line, and its call-control commands."""
 
@@ -59,6 +65,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         self.access: Access | None = None
         self.joined: list[str] = []
         self.hello_seq = 0
+        self.seen_seq = 0  # the highest seq this browser has (from hello or an event)
         self.closing = False
         self.by_token = False
         self.pending: dict[int, tuple[object, asyncio.Task]] = {}
@@ -82,11 +89,22 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         self.rejoin_task = asyncio.create_task(self._keep_joined())
         node_shutdown.track(self)  # leaves its groups if the node is stopped under it
 
-    async def disconnect(self, code: int) -> None:
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A socket that ends without disconnect (its layer read failed: Redis restarted) must not
+            # leave a task re-adding its dead channel to the groups for ever.
+            self._stop_timers()
+
+    def _stop_timers(self) -> None:
         node_shutdown.forget(self)
         if getattr(self, "rejoin_task", None) is not None:
             self.rejoin_task.cancel()
             self.rejoin_task = None
+
+    async def disconnect(self, code: int) -> None:
+        self._stop_timers()
         for _ref, timer in getattr(self, "pending", {}).values():
             timer.cancel()
         for group in getattr(self, "joined", []):
@@ -132,6 +150,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
 
     async def _keep_joined(self) -> None:
         """Refresh group membership now and then; a failure is retried at the next interval."""
+        expected = None
         while True:
             await asyncio.sleep(self.rejoin_interval)
             for group in list(self.joined):
@@ -143,12 +162,31 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
                 except Exception as exc:
                     logger.warning("could not refresh group %s: %s", group, exc.__class__.__name__)
                     break
+            try:
+                expected = await self._catch_up(expected)
+            except Exception as exc:
+                logger.warning(
+                    "could not check line %s for missed events: %s", self.access.line, exc.__class__.__name__
+                )
+
+    async def _catch_up(self, expected: tuple[str, int] | None) -> tuple[str, int]:
+        """Re-send hello if a seq the history had committed one interval ago never reached this socket.
+
+        Events sent while Redis had lost the groups vanish without an error; the history still
+        numbered them, so a committed seq this socket never saw means it missed something.
+        """
+        line = self.access.line
+        if expected is not None and expected[0] == line and expected[1] > self.seen_seq:
+            logger.info("line %s: events up to seq %d never reached a socket; re-sending hello", line, expected[1])
+            await self.send_hello()
+        return line, await database_sync_to_async(_line_seq)(line)
 
     async def send_hello(self) -> None:
         """Send the snapshot of the line; events up to its ``seq`` are already in it."""
         access = self.access
         snapshot, state = await database_sync_to_async(self._snapshot)(access.line)
         self.hello_seq = int(snapshot.get("seq") or 0)
+        self.seen_seq = self.hello_seq
         await self.send_json(
             {
                 "type": "hello",
@@ -184,6 +222,8 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         seq = event.get("seq")
         if isinstance(seq, int) and seq <= self.hello_seq:
             return  # already contained in the hello snapshot
+        if isinstance(seq, int):
+            self.seen_seq = max(self.seen_seq, seq)
         await self.send_json(event)
 
     async def connector_state(self, message: dict) -> None:
