@@ -215,9 +215,18 @@ def _naive_parse(data: bytes) -> Message:
 
 @st.composite
 def chunked(draw, data: bytes):
-    """``data`` cut at hypothesis-chosen points; sometimes into single bytes."""
-    if draw(st.booleans()) and len(data) < 20000:
+    """``data`` cut into single bytes, into a repeating pattern of small sizes, or at arbitrary points."""
+    mode = draw(st.sampled_from(["bytes", "sizes", "cuts"]))
+    if mode == "bytes":
         return [data[i : i + 1] for i in range(len(data))]
+    if mode == "sizes":
+        sizes = draw(st.lists(st.integers(1, 300), min_size=1, max_size=20))
+        chunks, offset, n = [], 0, 0
+        while offset < len(data):
+            chunks.append(data[offset : offset + sizes[n % len(sizes)]])
+            offset += sizes[n % len(sizes)]
+            n += 1
+        return chunks
     cuts = sorted(set(draw(st.lists(st.integers(0, len(data)), max_size=60))))
     bounds = [0, *cuts, len(data)]
     return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
@@ -227,11 +236,14 @@ def chunked(draw, data: bytes):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_any_chunking_of_a_trace_parses_like_the_whole_stream(path, data):
-    stream = incoming(read_trace(path))
+    # The recorded caller is ASCII; a multi-byte name makes cuts fall inside UTF-8 sequences too.
+    stream = incoming(read_trace(path)).replace(b"Ivan Petrov", "Jürgen Müller 王".encode())
     whole = parse_stream(stream)
     framer = Framer()
     assert feed_all(framer, *data.draw(chunked(stream))) == whole
-    assert framer.pending == 0
+    assert framer.pending == 0 and framer.bad_frames == 0
+    if b"Petrov" in incoming(read_trace(path)):
+        assert "Jürgen Müller 王" in [m.get("CallerIDName") for m in whole]
 
 
 NAMES = st.text(
