@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from connector import views
+from connector import health, views
 
 urlpatterns = [
     path("calls/", views.calls, name="calls"),
+    path("health/", health.health, name="health"),
 ]
