@@ -43,9 +43,9 @@ class Simulator:
 
     # --- the world ---------------------------------------------------------------
 
-    def set_phone(self, line: str, mode: str = "answer", answer_after: float = 3.0) -> None:
+    def set_phone(self, line: str, mode: str = "answer", answer_after: float = 3.0, self_answer: float = 0.0) -> None:
         """How the virtual phone of ``line`` treats incoming calls (see :class:`Behaviour`)."""
-        self.pbx.behaviours[line] = Behaviour(mode, answer_after)
+        self.pbx.behaviours[line] = Behaviour(mode, answer_after, self_answer)
 
     def set_far_end(self, mode: str = "answer", answer_after: float = 3.0, number: str | None = None) -> None:
         """How external numbers (or one ``number``) treat calls placed over the trunk."""

@@ -103,6 +103,8 @@ class Dial:
         loop = asyncio.get_running_loop()
         if behaviour.mode == "answer":
             self._timers.append(loop.call_later(behaviour.answer_after, self.answer))
+        elif behaviour.mode == "manual" and behaviour.self_answer > 0:
+            self._timers.append(loop.call_later(behaviour.self_answer, self.answer))
         if timeout is not None:
             self._timers.append(loop.call_later(timeout, self.time_out))
 

@@ -35,12 +35,14 @@ class Behaviour:
     """How a virtual phone (or the far end of an external number) treats an incoming call.
 
     ``mode``: ``answer`` (after ``answer_after`` seconds), ``manual`` (rings until
-    answered by :meth:`Pbx.answer_line` or given up), ``busy`` (rejects with 486),
+    answered by :meth:`Pbx.answer_line`, the caller gives up, or, when
+    ``self_answer`` is set, that many seconds pass), ``busy`` (rejects with 486),
     ``no_answer`` (rings forever), ``offline`` (not registered).
     """
 
     mode: str = "answer"
     answer_after: float = 3.0
+    self_answer: float = 0.0
 
 
 @dataclass

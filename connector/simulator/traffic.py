@@ -35,7 +35,7 @@ class RandomMix:
     transfer_rate: float = 0.1
     ring_seconds: tuple[float, float] = (2.0, 6.0)
     talk_seconds: tuple[float, float] = (8.0, 40.0)
-    patience_seconds: float = 25.0  # a caller nobody answers gives up after this
+    patience_seconds: float = 25.0  # the most a caller lets an unanswered call ring (each waits 40-100% of it)
 
 
 @dataclass
@@ -104,7 +104,7 @@ async def _one_call(sim: Simulator, mix: RandomMix, rng: random.Random, stop: as
             pbx.behaviours[line] = Behaviour("answer" if answers and line == winner else "no_answer", ring)
     did = sim.config.queue_did if to_queue else f"{sim.config.did_prefix}{winner}"
     caller = sim.call_in(number, name, did)
-    deadline = time.monotonic() + mix.patience_seconds
+    deadline = time.monotonic() + mix.patience_seconds * rng.uniform(0.4, 1.0)
     while not caller.hung_up and time.monotonic() < deadline and not stop.is_set():
         talking = [line for line in targets if _talking(sim, line)]
         if talking:

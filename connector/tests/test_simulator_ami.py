@@ -274,3 +274,16 @@ async def test_a_connector_logging_in_mid_call_recovers_live_calls_from_the_list
         ("305", "call.ended", "ended", "79161234567"),
         ("307", "call.ended", "ended", "79262345678"),
     ]
+
+
+async def test_a_manual_phone_with_self_answer_picks_up_by_itself(sim):
+    sim.set_phone("305", "manual", self_answer=0.2)
+    caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
+    await until(lambda: sim.is_ringing("305"))
+    started = asyncio.get_running_loop().time()
+
+    await until(lambda: talking(sim, "305"))
+    waited = asyncio.get_running_loop().time() - started
+    sim.hangup(caller)
+
+    assert waited >= 0.15

@@ -90,8 +90,14 @@ class Command(BaseCommand):
         parser.add_argument("--no-setup", action="store_true", help="skip migrate and the demo users")
         add_simulator_arguments(parser)
         # The visitor answers, holds, transfers and calls out; the simulated world only calls in.
+        # A colleague whose browser is not open picks up after a while, so a transfer gets answered.
         parser.set_defaults(
-            calls_per_minute=4.0, manual_phones=True, outbound_share=0.0, hold_rate=0.0, transfer_rate=0.0
+            calls_per_minute=4.0,
+            manual_phones=True,
+            self_answer=12.0,
+            outbound_share=0.0,
+            hold_rate=0.0,
+            transfer_rate=0.0,
         )
 
     def handle(self, *args, **options) -> None:

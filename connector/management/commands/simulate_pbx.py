@@ -26,6 +26,9 @@ def add_simulator_arguments(parser) -> None:
     parser.add_argument("--lines", default="305,306,307", help="comma-separated operator lines (default 305,306,307)")
     parser.add_argument("--queue-members", default=None, help="lines in queue 'support' (default: all lines)")
     parser.add_argument("--manual-phones", action="store_true", help="phones ring until answered (DemoAnswer)")
+    parser.add_argument(
+        "--self-answer", type=float, default=0.0, help="with --manual-phones: a phone answers by itself after S seconds"
+    )
     parser.add_argument("--scenario", metavar="FILE", help="play a scenario file (docs/simulator.md)")
     parser.add_argument("--calls-per-minute", type=float, default=0.0, help="steady random call mix at this rate")
     parser.add_argument("--answer-probability", type=float, default=0.8)
@@ -68,7 +71,7 @@ def simulator_from_options(options: dict, username: str, secret: str) -> tuple[S
     sim = Simulator(config)
     if options["manual_phones"]:
         for line in lines:
-            sim.set_phone(line, "manual")
+            sim.set_phone(line, "manual", self_answer=max(options["self_answer"], 0.0))
     traffic = Traffic()
     if options["scenario"]:
         try:
