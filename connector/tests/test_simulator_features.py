@@ -217,3 +217,36 @@ async def test_play_dtmf_is_accepted_on_a_live_channel_only():
     client, events = await run(scenario)
 
     assert_consistent(client, events)
+
+
+async def test_a_queue_caller_who_gives_up_is_an_abandon_and_every_member_call_is_cancelled():
+    async def scenario(sim, client):
+        sim.set_phone("305", "no_answer")
+        sim.set_phone("306", "no_answer")
+        caller = sim.call_in("79161234567", "Ivan Petrov", sim.config.queue_did)
+        await until(lambda: sim.is_ringing("305") and sim.is_ringing("306"))
+        sim.hangup(caller)
+
+    client, events = await run(scenario)
+
+    assert [m.event for m in client.messages if m.event in ("QueueCallerAbandon", "QueueCallerLeave")] == [
+        "QueueCallerAbandon",
+        "QueueCallerLeave",
+    ]
+    for line in ("305", "306"):
+        assert summary(events, line) == [("call.ringing", None), ("call.ended", "cancelled")]
+    assert_consistent(client, events)
+
+
+async def test_a_paused_member_is_not_rung_by_the_queue():
+    async def scenario(sim, client):
+        client.send("QueuePause", Interface="Local/306@from-queue/n", Paused="true")
+        await client.wait_for(lambda m: m.event == "QueueMemberPause")
+        caller = await queue_call(sim)
+        sim.hangup(caller)
+
+    client, events = await run(scenario)
+
+    assert summary(events, "306") == []
+    assert summary(events, "305")[-1] == ("call.ended", "completed")
+    assert_consistent(client, events)
