@@ -116,7 +116,7 @@ class Pbx:
             for line in self.config.queue_members
         }
         self.queue_stats = {"calls": 0, "completed": 0, "abandoned": 0}
-        self.tasks: set = set()
+        self.tasks: set[asyncio.Task] = set()
         self.owners: dict[str, object] = {}  # channel name -> the flow that handles its hangup
         self.by_line: dict[str, dict[str, Channel]] = {}  # line -> its live channels, oldest first
         self.local_partner: dict[str, Channel] = {}  # a bridged Local half -> its other half
@@ -133,7 +133,7 @@ class Pbx:
         for listener in list(self.listeners):
             listener(message)
 
-    def spawn(self, coro) -> object:
+    def spawn(self, coro) -> asyncio.Task:
         """Run a call flow in the background, keeping a reference until it ends."""
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
