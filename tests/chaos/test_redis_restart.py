@@ -160,8 +160,8 @@ def redis_dump(redis_server) -> bytes:
     return b"\n".join(chunks)
 
 
-async def test_a_closed_socket_sees_nothing_after_the_restart(nodes, redis_server, test_layer, alice_session):
-    # Guard for the test above: a socket that is gone does not come back as a group member.
+async def test_the_group_refresh_never_brings_back_a_closed_socket(nodes, redis_server, test_layer, alice_session):
+    # Guard for the refresh above: a socket that is gone does not come back as a group member.
     _user, session = alice_session
     (node,) = nodes.start(1, CHAOS_REJOIN_INTERVAL=REJOIN)
     tab = await open_socket(node, session)
