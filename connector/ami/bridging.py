@@ -81,6 +81,7 @@ class BridgeRulesMixin:
         other = next((c for c in others if not is_local(c)), others[0])
         other_line = self._line(other)
         placed = other.uniqueid != other.linkedid or channel.uniqueid == channel.linkedid
+        placed = placed and channel.dialled_by != other.uniqueid  # the other's Dial reached this phone
         call = self._new_call(line, channel, placed=placed and other_line is None)
         call.offered = True
         call.remote = other.uniqueid
@@ -181,6 +182,33 @@ class BridgeRulesMixin:
         call = self._parked(m)
         if call is not None:
             self._end(call)
+
+    # -- call pickup --------------------------------------------------------------
+
+    def on_pickup(self, m: Message) -> None:
+        """Pickup()/directed pickup: another phone takes a ringing call (Asterisk masquerades it).
+
+        The picker's channel takes the ringing leg's place in the caller's
+        Dial; the ringing leg hangs up with Cause 26. The ringing line's call
+        ends ``answered_elsewhere``; the picker's line gets the caller as an
+        inbound call that rings and is answered when the bridge forms.
+        """
+        target = self._channel(value_of(m.get("TargetUniqueid")), value_of(m.get("TargetChannel")))
+        picker = self._ensure(m)
+        taken = target.call if target is not None else None
+        if taken is not None:
+            taken.evidence.answered_elsewhere = True
+        line = self._line(picker)
+        if picker is None or line is None or picker.call is not None:
+            return
+        call = self._new_call(line, picker, placed=False)
+        call.offered = True
+        if taken is not None:
+            call.remote, call.queue = taken.remote, taken.queue
+            self._set_remote(call, taken.remote_number, taken.remote_name, announce=False)
+        else:
+            self._set_remote(call, picker.cl_num, picker.cl_name, announce=False)
+        self._announce(call)
 
     # -- transfers --------------------------------------------------------------
 

@@ -232,6 +232,8 @@ class RulesMixin:
         if caller is not None and caller.call is not None and (dest is None or dest.call is not caller.call):
             caller.call.evidence.dial_statuses.add(status)
         if status == "ANSWER" and caller is not None and dest is not None:
+            if dest.dialled_by is None:
+                dest.dialled_by = caller.uniqueid  # a Dial answered by a channel it never began (call pickup)
             self._answered_elsewhere(caller, dest)
 
     def _origin(self, channel: Channel) -> Channel:
@@ -286,11 +288,33 @@ class RulesMixin:
         line = self.matcher.line_of(m.get("Channel"))
         if line is None or (m.get("Response") or "").strip().lower() != "failure":
             return
-        if value_of(m.get("Uniqueid")) is None:
-            self.originates.pop(line, None)  # no channel was ever made for it
+        pending = self._originate(line, take=True)  # still pending: no leg of it ever reached the phone
         for call in self.calls.get(line, {}).values():
             if call.originate and call.evidence.leg_status != "ANSWER":
                 call.evidence.originate_reason = value_of(m.get("Reason"))
+        if pending:
+            self._originate_never_rang(line, pending, m)
+
+    def _originate_never_rang(self, line: str, request: dict, m: Message) -> None:
+        """An Originate that failed before any channel rang (phone unregistered): a failed call all the same.
+
+        The operator asked for the call, so it shows as dialled and ended
+        ``failed`` with Asterisk's Reason, instead of silently nothing.
+        """
+        number = request.get("exten") or value_of(m.get("Exten"))
+        if any(c.parking_slot and c.parking_slot == number for c in self.calls.get(line, {}).values()):
+            return  # a failed resume: the parked call simply stays parked
+        calls = self.calls.setdefault(line, {})
+        call_id = f"originate-{value_of(m.action_id) or self._at}"
+        while call_id in calls:
+            call_id += "+"
+        call = Call(id=call_id, line=line, started_at=request.get("at", self._at), placed=True)
+        call.direction, call.originate = "outbound", True
+        call.evidence.originate_reason = value_of(m.get("Reason")) or "0"
+        calls[call_id] = call
+        self._set_remote(call, number, None, announce=False)
+        self._announce(call)
+        self._end(call, "failed")
 
     def _on_action(self, m: Message) -> None:
         """Actions the connector sent: an Originate tells which number a click-to-call is for."""

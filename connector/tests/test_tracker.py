@@ -210,8 +210,12 @@ def test_an_originate_that_never_rang_does_not_colour_a_later_call():
     feed(Message.from_pairs([("Action", "Originate"), ("Channel", "SIP/305"), ("Exten", "79031112233")]))
     feed(ev("OriginateResponse", Channel="SIP/305", Response="Failure", Reason="0", Uniqueid="<unknown>"))
     feed.ring(ringing_first=True)
-    assert feed.types() == ["call.ringing"]
-    assert feed.events[0].call["direction"] == "inbound"
+    # the Originate that never reached the phone is shown as a failed call of its own
+    assert feed.types() == ["call.dialing", "call.ended", "call.ringing"]
+    failed, later = feed.events[1].call, feed.events[2].call
+    assert (failed["direction"], failed["end_reason"], failed["remote_number"]) == ("outbound", "failed", "79031112233")
+    assert feed.events[1].data == {"asterisk_reason": "Originate reason 0 (failed)"}
+    assert later["direction"] == "inbound" and later["id"] != failed["id"]
 
 
 def test_click_to_call_takes_the_number_from_the_originate_it_was_fed():

@@ -7,9 +7,12 @@ following the real traces' event order and fields:
   (``PJSIP/305-...`` names; the inbound channel created directly in ``Ring``
   with no Newstate; Cause 127 when the caller gives up; OriginateResponse
   Reason 0 for a busy phone, arriving before the leg's DialEnd/Hangup);
-* hand-built scenarios (see ``SCENARIOS``): a caller abandoning a ring-all
-  queue, a transfer to a queue, a Redirect, a parked call timing out back to
-  the operator, phone Hold/Unhold, and reconnects in the middle of a call.
+* hand-built scenarios (``SCENARIOS`` of ``scenarios.py``, ``atxfer.py`` and
+  ``realworld.py``): a caller abandoning a ring-all queue, a transfer to a
+  queue, a Redirect, a parked call timing out back to the operator, phone
+  Hold/Unhold, reconnects in the middle of a call, attended transfers refused
+  or cancelled, call pickup, unregistered phones, a queue ringing again, call
+  waiting, and an attended transfer to a queue.
 
 The files are committed; this script documents how they were made.
 """
@@ -18,7 +21,12 @@ from __future__ import annotations
 
 import re
 
-from scenarios import SCENARIOS, load, write
+import atxfer
+import realworld
+import scenarios
+from scenarios import load, write
+
+SCENARIOS = {**scenarios.SCENARIOS, **atxfer.SCENARIOS, **realworld.SCENARIOS}
 
 # -- chan_pjsip variants of the recordings ---------------------------------------
 

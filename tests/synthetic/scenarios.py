@@ -165,9 +165,10 @@ class Scenario:
         self.bridge(f"b-{phone.uniqueid}", phone, trunk)
         return trunk, phone
 
-    def queue_ring(self, caller: Channel, lines: list[str], queue: str = "support") -> dict:
+    def queue_ring(self, caller: Channel, lines: list[str], queue: str = "support", join: bool = True) -> dict:
         """``caller`` waits in ``queue``; every member's Local pair dials its phone, which rings."""
-        self.ev("QueueCallerJoin", caller.snap(), Queue=queue, Position="1", Count="1")
+        if join:
+            self.ev("QueueCallerJoin", caller.snap(), Queue=queue, Position="1", Count="1")
         members = {}
         for line in lines:
             one, two = self.local_pair(line, "from-queue", caller)
@@ -439,123 +440,7 @@ def reconnect_outage() -> list[dict]:
     return s.finish()
 
 
-def attended_transfer_refused() -> list[dict]:
-    """Atxfer to 306, whose phone rejects the consultation call: 305 is back with the caller."""
-    records = load("attended-transfer")
-    cut = next(i for i, r in enumerate(records) if r["t"] > 4.61)
-    s = Scenario()
-    s.records = records[:cut]
-    s.t = records[cut - 1]["t"]
-    s.at(6.0)
-    op = ("305", "Operator 305")
-    trunk = Channel("SIP/trunk-00000047", "1795700752.126", "1795700752.126", CALLER, op)
-    phone = Channel("SIP/305-00000048", "1795700752.127", "1795700752.126", op, ("306", "Operator 306"))
-    one = Channel("Local/306@from-internal-0000000b;1", "1795700757.128", "1795700752.126", ("306", "Operator 306"), op)
-    two = Channel("Local/306@from-internal-0000000b;2", "1795700757.129", "1795700752.126", op, ("306", "Operator 306"))
-    target = Channel("SIP/306-00000049", "1795700757.130", "1795700752.126", ("306", "Operator 306"), op)
-    trunk.state = phone.state = "Up"
-    one.state, two.state, target.state = "Ringing", "Ring", "Ringing"
-    entered = [
-        r["msg"].split("BridgeUniqueid: ")[1].split("\r\n")[0]
-        for r in records
-        if r["msg"].startswith("Event: BridgeEnter") and "SIP/305-00000048" in r["msg"]
-    ]
-    bridge, consultation = entered[0], entered[1]  # with the caller; then with the Local pair to 306
-    s.dial_end(two, target, "BUSY")
-    s.hangup(target, 17, "User busy")
-    s.ev("HangupRequest", two.snap(), Cause="17")
-    s.hangup(two, 17, "User busy")
-    s.ev("BridgeLeave", one.snap(), BridgeUniqueid=consultation, BridgeType="basic", BridgeNumChannels="1")
-    s.hangup(one, 17, "User busy")
-    s.ev("BridgeLeave", phone.snap(), BridgeUniqueid=consultation, BridgeType="basic", BridgeNumChannels="0")
-    phone.cl = CALLER
-    s.ev("BridgeEnter", phone.snap(), BridgeUniqueid=bridge, BridgeType="basic", BridgeNumChannels="2")
-    s.ev("MusicOnHoldStop", trunk.snap())
-    s.ev("NewConnectedLine", phone.snap())
-    s.at(9.0)
-    s.ev("HangupRequest", trunk.snap(), Cause="16")
-    s.leave(bridge, trunk, 1)
-    s.leave(bridge, phone, 0)
-    s.hangup(trunk)
-    s.hangup(phone)
-    return s.finish()
-
-
-def _cancel_consultation(answered: bool) -> list[dict]:
-    """Atxfer to 306, then the connector hangs up the consultation's Local ``;1`` (transfer_cancel).
-
-    Asterisk takes that as "transfer target hangup": the Local pair and 306's
-    leg go away and the operator is moved back into the caller's bridge
-    (REBRIDGE, with an Unhold of the operator's channel).
-    """
-    records = load("attended-transfer")
-    cut = next(i for i, r in enumerate(records) if r["t"] > (7.61 if answered else 4.61))
-    s = Scenario()
-    s.records = records[:cut]
-    s.t = records[cut - 1]["t"]
-    s.at(9.0 if answered else 6.0)
-    op, six = ("305", "Operator 305"), ("306", "Operator 306")
-    trunk = Channel("SIP/trunk-00000047", "1795700752.126", "1795700752.126", CALLER, op)
-    phone = Channel("SIP/305-00000048", "1795700752.127", "1795700752.126", op, six)
-    one = Channel("Local/306@from-internal-0000000b;1", "1795700757.128", "1795700752.126", six, op)
-    two = Channel("Local/306@from-internal-0000000b;2", "1795700757.129", "1795700752.126", op, six)
-    target = Channel("SIP/306-00000049", "1795700757.130", "1795700752.126", six, op)
-    trunk.state = phone.state = "Up"
-    one.state, two.state, target.state = ("Up", "Up", "Up") if answered else ("Ringing", "Ring", "Ringing")
-    entered = [
-        r["msg"].split("BridgeUniqueid: ")[1].split("\r\n")[0]
-        for r in records
-        if r["msg"].startswith("Event: BridgeEnter") and "SIP/305-00000048" in r["msg"]
-    ]
-    bridge, consultation = entered[0], entered[1]  # with the caller; then with the Local pair to 306
-    hangup = msg(("Action", "Hangup"), ("ActionID", "rec-6"), ("Channel", one.name))
-    s.add(hangup, "out")
-    s.add(msg(("Response", "Success"), ("ActionID", "rec-6"), ("Message", "Channel Hungup")))
-    s.ev("SoftHangupRequest", one.snap(), Cause="16")
-    s.ev("BridgeLeave", one.snap(), BridgeUniqueid=consultation, BridgeType="basic", BridgeNumChannels="1")
-    s.hangup(one)
-    s.ev("SoftHangupRequest", two.snap(), Cause="16")
-    if answered:
-        far = "02ed27d3-e714-482d-963a-9b0d11348a66"  # 306 talking with the Local ;2 half
-        s.leave(far, two, 1)
-        s.ev("HangupRequest", target.snap(), Cause="16")
-        s.leave(far, target, 0)
-        s.ev("BridgeDestroy", BridgeUniqueid=far, BridgeType="basic", BridgeNumChannels="0")
-        s.hangup(two)
-        s.hangup(target)
-    else:
-        s.dial_end(two, target, "CANCEL")
-        s.hangup(target)
-        s.hangup(two)
-    s.ev("BridgeLeave", phone.snap(), BridgeUniqueid=consultation, BridgeType="basic", BridgeNumChannels="0")
-    s.ev("BridgeDestroy", BridgeUniqueid=consultation, BridgeType="basic", BridgeNumChannels="0")
-    s.ev("BridgeEnter", phone.snap(), BridgeUniqueid=bridge, BridgeType="basic", BridgeNumChannels="2")
-    s.ev("Unhold", phone.snap())
-    s.ev("MusicOnHoldStop", trunk.snap())
-    s.connected(phone, CALLER)
-    s.at(s.t + 3)
-    s.ev("HangupRequest", trunk.snap(), Cause="16")
-    s.leave(bridge, trunk, 1)
-    s.leave(bridge, phone, 0)
-    s.hangup(trunk)
-    s.hangup(phone)
-    return s.finish()
-
-
-def attended_transfer_cancelled() -> list[dict]:
-    """transfer_cancel while 305 consults with 306 (who answered): 305 is back with the caller."""
-    return _cancel_consultation(answered=True)
-
-
-def attended_transfer_cancelled_ringing() -> list[dict]:
-    """transfer_cancel while 306 still rings: his call ends cancelled, 305 is back with the caller."""
-    return _cancel_consultation(answered=False)
-
-
 SCENARIOS = {
-    "attended-transfer-cancelled": attended_transfer_cancelled,
-    "attended-transfer-cancelled-ringing": attended_transfer_cancelled_ringing,
-    "attended-transfer-refused": attended_transfer_refused,
     "queue-abandon": queue_abandon,
     "transfer-to-queue": transfer_to_queue,
     "redirect": redirect,

@@ -1,0 +1,286 @@
+"""Hand-built scenarios of everyday call-centre situations the recordings do not show (build.py writes them).
+
+Event order and fields follow the recorded Asterisk 20 traces; where the
+recordings have no example, they follow what Asterisk's code does:
+
+* call pickup: ``ast_do_pickup`` answers the picker's channel, masquerades it
+  into the ringing leg (the ringing leg is renamed ``...<ZOMBIE>`` and hangs
+  up with Cause 26), publishes ``Pickup``, and the caller's Dial bridges with
+  the picker's channel;
+* an unregistered phone: Dial cannot even create the channel (no events for
+  it at all); when a channel was created, the dial ends ``CHANUNAVAIL``;
+* an Originate to an unregistered phone: ``OriginateResponse`` Failure,
+  Reason 0, ``Uniqueid: <unknown>``, and no channel, DialBegin or DialEnd;
+* a queue whose members ring out (``AgentRingNoAnswer``) rings them again
+  with new Local pairs and new phone channels after its retry time;
+* call waiting: a second call rings the line's phone on a second channel;
+* an attended transfer to a queue extension that reaches an operator.
+"""
+
+from __future__ import annotations
+
+from scenarios import CALLER, Channel, Scenario, event, msg
+
+OP = {line: (line, f"Operator {line}") for line in ("305", "306", "307", "308")}
+SECOND = ("79257654321", "Anna Sidorova")
+THIRD = ("79035550011", "Oleg Ivanov")
+
+
+def _ring(s: Scenario, caller_id: tuple, line: str) -> tuple[Channel, Channel]:
+    """An external caller dials ``line`` directly; the phone rings (the inbound-answered trace's order)."""
+    trunk = s.channel("trunk", caller_id)
+    phone = s.channel(line, OP[line], linked=trunk)
+    s.new(trunk)
+    s.state(trunk, "Ring")
+    s.new(phone)
+    s.connected(phone, caller_id)
+    s.dial(trunk, phone, line)
+    s.connected(trunk, OP[line])
+    s.state(phone, "Ringing")
+    return trunk, phone
+
+
+def _answer(s: Scenario, trunk: Channel, phone: Channel, bridge: str) -> None:
+    s.state(phone, "Up")
+    s.dial_end(trunk, phone, "ANSWER")
+    s.state(trunk, "Up")
+    s.bridge(bridge, phone, trunk)
+
+
+def _caller_hangs_up(s: Scenario, trunk: Channel, phone: Channel, bridge: str) -> None:
+    s.ev("HangupRequest", trunk.snap(), Cause="16")
+    s.leave(bridge, trunk, 1)
+    s.leave(bridge, phone, 0)
+    s.hangup(trunk)
+    s.hangup(phone)
+
+
+def call_pickup() -> list[dict]:
+    """305 rings; 306 dials the directed-pickup code and takes the call; the caller hangs up later."""
+    s = Scenario()
+    trunk, phone = _ring(s, CALLER, "305")
+    s.at(s.t + 3)
+    picker = s.channel("306", OP["306"])
+    s.new(picker)
+    s.state(picker, "Ring")
+    s.connected(picker, CALLER)  # the picker sees who is calling
+    s.state(picker, "Up")  # ast_answer on the picker
+    s.ev("Rename", phone.snap(), Newname=phone.name + "<ZOMBIE>")
+    s.ev("Pickup", picker.snap(), phone.snap("Target"))
+    phone.name += "<ZOMBIE>"
+    s.hangup(phone, 26, "Answered elsewhere")
+    s.dial_end(trunk, picker, "ANSWER")  # the caller's Dial now holds the picker's channel
+    s.state(trunk, "Up")
+    s.bridge("b-pickup", picker, trunk)
+    s.connected(trunk, OP["306"])
+    s.at(s.t + 3)
+    _caller_hangs_up(s, trunk, picker, "b-pickup")
+    return s.finish()
+
+
+def inbound_unregistered() -> list[dict]:
+    """Two calls for the unregistered 308: a direct one (no channel at all) and a ring group with 305."""
+    s = Scenario()
+    trunk = s.channel("trunk", CALLER)
+    s.new(trunk)
+    s.state(trunk, "Ring")
+    s.at(s.t + 0.2)  # Dial(SIP/308) cannot create the channel: nothing on AMI; the dialplan hangs up
+    s.hangup(trunk, 20, "Subscriber absent", request=True)
+    s.at(s.t + 2)
+    caller = s.channel("trunk", SECOND)
+    s.new(caller)
+    s.state(caller, "Ring")
+    absent = s.channel("308", OP["308"], linked=caller)
+    s.new(absent)
+    s.connected(absent, SECOND)
+    s.dial(caller, absent, "308")
+    phone = s.channel("305", OP["305"], linked=caller)
+    s.new(phone)
+    s.connected(phone, SECOND)
+    s.dial(caller, phone, "305")
+    s.dial_end(caller, absent, "CHANUNAVAIL")
+    s.hangup(absent, 20, "Subscriber absent")
+    s.state(phone, "Ringing")
+    s.at(s.t + 2)
+    _answer(s, caller, phone, "b-group")
+    s.at(s.t + 3)
+    _caller_hangs_up(s, caller, phone, "b-group")
+    return s.finish()
+
+
+def originate_unregistered() -> list[dict]:
+    """Click-to-call from the unregistered 308: Asterisk answers Failure, Reason 0, and makes no channel."""
+    s = Scenario()
+    s.at(s.t + 1)
+    fields = [
+        ("Channel", "SIP/308"),
+        ("Context", "from-internal"),
+        ("Exten", "79031112233"),
+        ("Priority", "1"),
+        ("CallerID", '"79031112233" <79031112233>'),
+        ("Timeout", "30000"),
+        ("Async", "true"),
+    ]
+    s.add(msg(("Action", "Originate"), ("ActionID", "rec-5"), *fields), "out")
+    s.add(msg(("Response", "Success"), ("ActionID", "rec-5"), ("Message", "Originate successfully queued")))
+    s.at(s.t + 0.01)
+    s.add(
+        event(
+            "OriginateResponse",
+            ActionID="rec-5",
+            Response="Failure",
+            Channel="SIP/308",
+            Context="from-internal",
+            Exten="79031112233",
+            Reason="0",
+            Uniqueid="<unknown>",
+            CallerIDNum="79031112233",
+            CallerIDName="79031112233",
+        )
+    )
+    return s.finish()
+
+
+def queue_ring_again() -> list[dict]:
+    """Ring-all queue: 305 and 306 ring out after 15 s, the queue rings them again, 305 answers."""
+    s = Scenario()
+    trunk = s.channel("trunk", CALLER)
+    s.new(trunk)
+    s.state(trunk, "Ring")
+    s.state(trunk, "Up")
+    members = s.queue_ring(trunk, ["305", "306"])
+    s.at(s.t + 15)
+    for line, (one, _two, _phone) in members.items():
+        interface = f"Local/{line}@from-queue/n"
+        s.ev("AgentRingNoAnswer", trunk.snap(), one.snap("Dest"), Queue="support", Interface=interface,
+             MemberName=f"Operator {line}", RingTime="15000")  # fmt: skip
+    for one, two, phone in members.values():
+        s.dial_end(trunk, one, "NOANSWER")
+        s.hangup(one)
+        s.dial_end(two, phone, "CANCEL")
+        s.hangup(phone)
+        s.hangup(two)
+    s.at(s.t + 5)  # the queue's retry time
+    again = s.queue_ring(trunk, ["305", "306"], join=False)
+    s.at(s.t + 2)
+    s.queue_answer(trunk, again, "305")
+    s.at(s.t + 3)
+    s.queue_hangup(trunk, again, "305")
+    return s.finish()
+
+
+def call_waiting() -> list[dict]:
+    """305 talks; a second caller rings through, 305 holds the first and answers; a third gives up."""
+    s = Scenario()
+    first, line_a = _ring(s, CALLER, "305")
+    s.at(s.t + 2)
+    _answer(s, first, line_a, "b-first")
+    s.at(s.t + 2)
+    second, line_b = _ring(s, SECOND, "305")
+    s.at(s.t + 3)
+    s.ev("Hold", line_a.snap(), MusicClass="default")
+    s.ev("MusicOnHoldStart", first.snap(), Class="default")
+    _answer(s, second, line_b, "b-second")
+    s.at(s.t + 4)
+    s.ev("HangupRequest", line_b.snap(), Cause="16")
+    s.leave("b-second", line_b, 1)
+    s.leave("b-second", second, 0)
+    s.hangup(line_b)
+    s.hangup(second)
+    s.ev("Unhold", line_a.snap())
+    s.ev("MusicOnHoldStop", first.snap())
+    s.at(s.t + 2)
+    third, line_c = _ring(s, THIRD, "305")
+    s.at(s.t + 4)
+    s.ev("HangupRequest", third.snap(), Cause="16")
+    s.dial_end(third, line_c, "CANCEL")
+    s.hangup(line_c, 16)
+    s.hangup(third, 0, "Unknown")
+    s.at(s.t + 1)
+    _caller_hangs_up(s, first, line_a, "b-first")
+    return s.finish()
+
+
+def attended_transfer_to_queue() -> list[dict]:
+    """307 consults the queue (extension 600); 305 answers it; 307 hangs up and 305 has the caller."""
+    s = Scenario()
+    trunk, phone = _ring(s, CALLER, "307")
+    s.at(s.t + 2)
+    _answer(s, trunk, phone, "b-orig")
+    s.at(s.t + 2)
+    s.add(msg(("Action", "Atxfer"), ("ActionID", "rec-5"), ("Channel", phone.name), ("Exten", "600"),
+              ("Context", "from-internal")), "out")  # fmt: skip
+    s.add(msg(("Response", "Success"), ("ActionID", "rec-5"), ("Message", "Atxfer successfully queued")))
+    s.ev("Hold", phone.snap())
+    s.ev("MusicOnHoldStart", trunk.snap(), Class="default")
+    one, two = s.local_pair("600", "from-internal", trunk)
+    s.new(one)
+    s.new(two, state="Ring")
+    two.cid = OP["307"]
+    s.ev("NewCallerid", two.snap())
+    s.ev("LocalBridge", one.snap("LocalOne"), two.snap("LocalTwo"), Context="from-internal", Exten="600",
+         LocalOptimization="Yes")  # fmt: skip
+    one.cl = OP["307"]
+    s.ev("BridgeCreate", BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="0")
+    s.ev("BridgeEnter", one.snap(), BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="1")
+    s.leave("b-orig", phone, 1)
+    s.ev("BridgeEnter", phone.snap(), BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="2")
+    s.state(two, "Up")  # the queue extension answers first (Answer(), Queue(support))
+    s.state(one, "Up")
+    members = s.queue_ring(two, ["305"])
+    s.at(s.t + 3)
+    s.queue_answer(two, members, "305")
+    s.at(s.t + 3)  # 307 talks with 305, then hangs up: the transfer completes
+    s.ev("HangupRequest", phone.snap(), Cause="16")
+    s.leave("b-consult", phone, 1)
+    s.ev("BridgeMerge", FromBridgeUniqueid="b-consult", ToBridgeUniqueid="b-orig")
+    s.leave("b-consult", one, 0)
+    s.ev("BridgeEnter", one.snap(), BridgeUniqueid="b-orig", BridgeType="basic", BridgeNumChannels="2")
+    s.ev("MusicOnHoldStop", trunk.snap())
+    s.ev(
+        "AttendedTransfer",
+        phone.snap("OrigTransferer"),
+        phone.snap("SecondTransferer"),
+        trunk.snap("Transferee"),
+        one.snap("TransferTarget"),
+        Result="Success",
+        IsExternal="No",
+        DestType="Bridge",
+        DestBridgeUniqueid="b-orig",
+    )
+    s.ev("BridgeDestroy", BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="0")
+    s.hangup(phone)
+    s.at(s.t + 0.3)  # the 600 Local pair optimises away: the caller joins 305's queue leg directly
+    q1 = f"q1-{members['305'][2].uniqueid}"
+    s.ev("LocalOptimizationBegin", one.snap("LocalOne"), two.snap("LocalTwo"), SourceUniqueid=two.uniqueid)
+    s.leave("b-orig", trunk, 1)
+    s.leave(q1, two, 1)
+    s.ev("BridgeEnter", trunk.snap(), BridgeUniqueid=q1, BridgeType="basic", BridgeNumChannels="2")
+    s.ev("LocalOptimizationEnd", one.snap("LocalOne"), two.snap("LocalTwo"), Success="Yes")
+    s.hangup(two)
+    s.leave("b-orig", one, 0)
+    s.hangup(one)
+    member = members["305"][2]
+    s.connected(member, CALLER)
+    s.at(s.t + 4)
+    one305, two305, _ = members["305"]
+    s.ev("HangupRequest", trunk.snap(), Cause="16")
+    s.leave(q1, trunk, 1)
+    s.leave(q1, one305, 0)
+    s.hangup(one305)
+    s.hangup(trunk)
+    s.leave(f"q2-{member.uniqueid}", two305, 1)
+    s.hangup(two305)
+    s.leave(f"q2-{member.uniqueid}", member, 0)
+    s.hangup(member)
+    return s.finish()
+
+
+SCENARIOS = {
+    "call-pickup": call_pickup,
+    "inbound-unregistered": inbound_unregistered,
+    "originate-unregistered": originate_unregistered,
+    "queue-ring-again": queue_ring_again,
+    "call-waiting": call_waiting,
+    "attended-transfer-to-queue": attended_transfer_to_queue,
+}
