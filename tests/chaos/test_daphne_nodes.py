@@ -108,8 +108,8 @@ async def test_a_client_that_stops_answering_pings_leaves_its_groups(nodes, redi
         assert len(redis_server.members(LINE_GROUP)) == 1
         proxy.blackhole()
         took = await wait_until(lambda: not redis_server.members(LINE_GROUP), timeout=15, what="group left")
-        # ping-interval 1 + ping-timeout 2, checked every 2 s by daphne: about 5 s.
-        assert took < 8, f"membership removed only after {took:.1f} s"
+        # ping-interval 1 + ping-timeout 2, checked every 2 s by daphne: about 5 s (slack for a busy machine).
+        assert took < 10, f"membership removed only after {took:.1f} s"
     finally:
         await proxy.close()
         await tab.close()
