@@ -97,9 +97,16 @@ def test_nginx_balances_without_stickiness_and_sets_the_forwarded_scheme():
     assert text.count("proxy_set_header Upgrade $http_upgrade;") == 2
 
 
-def test_the_example_environment_file_passes_check_deploy():
+def test_the_example_environment_file_passes_check_deploy_once_its_keys_are_filled_in():
     variables = env_file(ENV_EXAMPLE)
     assert set(production()) <= set(variables), set(production()) - set(variables)
+    # No usable key is shipped: a copy used as it is cannot start.
+    assert variables["DJANGO_SECRET_KEY"] == variables["CHANNEL_LAYER_ENCRYPTION_KEY"] == ""
+    unfilled = run_manage("check", **variables)
+    assert unfilled.returncode != 0 and "DJANGO_SECRET_KEY" in unfilled.stderr
+    variables.update(
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(60), CHANNEL_LAYER_ENCRYPTION_KEY=secrets.token_urlsafe(32)
+    )
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", **variables)
     assert result.returncode == 0, result.stdout + result.stderr
     assert variables["ASTERISK_SECRET"] not in result.stdout + result.stderr
