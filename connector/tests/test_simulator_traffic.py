@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,12 @@ async def test_the_load_mode_places_the_requested_rate_over_many_operators():
     assert sum(e["type"] == "call.answered" for e in events) == stats.started
     assert len({e["line"] for e in events}) > 10
     assert_consistent(client, events)
+
+
+def test_the_documented_scenario_example_is_valid():
+    docs = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
+    example = docs.read_text(encoding="utf-8").split("```json", 1)[1].split("```", 1)[0]
+
+    scenario = parse_scenario(json.loads(example), ("305", "306", "307"))
+
+    assert scenario.phones["305"].answer_after == 3 and len(scenario.steps) == 6
