@@ -128,3 +128,15 @@ def test_the_installed_daphne_channels_and_layer_are_the_pinned_ones():
     )
     for package in ("daphne", "channels", "channels-redis", "Twisted", "cryptography"):
         assert version(package) == pins[package], package
+
+
+def test_the_guide_documents_every_variable_of_the_example_and_names_only_real_ones():
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    # settings.py reads every variable but the ASTERISK_* ones, which configuration.md lists.
+    reference = (ROOT / "telephony_site" / "settings.py").read_text() + (ROOT / "docs" / "configuration.md").read_text()
+    for name in env_file(ENV_EXAMPLE):
+        assert f"`{name}`" in guide, name
+    named = set(re.findall(r"`((?:DJANGO|ASTERISK|ORIGINATE|WS|CHANNEL_LAYER|REDIS|DATABASE|LOG)_[A-Z_]+)`", guide))
+    assert named
+    for name in named:
+        assert name in reference, f"{name} is not a setting"
