@@ -199,16 +199,27 @@ class BridgeRulesMixin:
         if taken is not None:
             taken.evidence.answered_elsewhere = True
         line = self._line(picker)
-        if picker is None or line is None or picker.call is not None:
+        call = picker.call if picker is not None else None
+        if picker is not None and line is not None and call is None:
+            call = self._new_call(line, picker, placed=False)
+            call.offered = True
+            if taken is not None:
+                call.remote, call.queue = taken.remote, taken.queue
+                self._set_remote(call, taken.remote_number, taken.remote_name, announce=False)
+            else:
+                self._set_remote(call, picker.cl_num, picker.cl_name, announce=False)
+            self._announce(call)
+        if taken is None or taken is call:
             return
-        call = self._new_call(line, picker, placed=False)
-        call.offered = True
-        if taken is not None:
-            call.remote, call.queue = taken.remote, taken.queue
-            self._set_remote(call, taken.remote_number, taken.remote_name, announce=False)
-        else:
-            self._set_remote(call, picker.cl_num, picker.cl_name, announce=False)
-        self._announce(call)
+        # A queue member's Local pair now leads to the picker's phone: it is no longer the ringing line's.
+        moved = [self.channels[u] for u in sorted(taken.channels) if u in self.channels and is_local(self.channels[u])]
+        for channel in moved:
+            taken.channels.discard(channel.uniqueid)
+            channel.call = call
+            if call is not None:
+                call.channels.add(channel.uniqueid)
+        if moved and not any(u in self.channels and u != target.uniqueid for u in taken.channels):
+            self._end(taken)
 
     # -- transfers --------------------------------------------------------------
 

@@ -166,9 +166,16 @@ class RulesMixin:
             if owner is not None and owner.line == line:
                 call = owner  # a queue member's Local half dialling the phone
             else:
-                held = [c for c in self._calls_with_remote(caller.uniqueid) if c.line == line and c.hold]
+                mine = [c for c in self._calls_with_remote(caller.uniqueid) if c.line == line]
+                held = [c for c in mine if c.hold]
                 if held:
                     self._attach(held[0], dest)  # a parked call timed out and comes back
+                    return
+                forked = [c for c in mine if c.answered_at is None and c.state != "ended" and not c.placed]
+                if forked:
+                    # one Dial to several devices of the line (PJSIP_DIAL_CONTACTS): one call
+                    forked[0].channels.add(dest.uniqueid)
+                    dest.call, dest.had_call = forked[0], True
                     return
                 call = self._new_call(line, dest, placed=False)
                 call.remote = caller.uniqueid

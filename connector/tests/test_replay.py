@@ -37,6 +37,8 @@ HAND_BUILT = [
     "inbound-unregistered",
     "originate-unregistered",
     "queue-ring-again",
+    "queue-call-pickup",
+    "two-devices",
     "queue-abandon",
     "transfer-to-queue",
     "redirect",

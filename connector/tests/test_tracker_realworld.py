@@ -41,6 +41,26 @@ def test_a_picked_up_call_ends_answered_elsewhere_and_the_picker_gets_the_caller
     assert (picked["direction"], picked["remote_number"], picked["remote_name"]) == ("inbound", *CALLER)
 
 
+def test_picking_up_a_queue_members_phone_moves_the_queue_leg_to_the_picker():
+    events = events_of("queue-call-pickup")
+    assert per_line(events, "305") == [("call.ringing", None), ("call.ended", "answered_elsewhere")]
+    assert per_line(events, "306") == [("call.ringing", None), ("call.answered", None), ("call.ended", "completed")]
+    picked = [e["call"] for e in events if e["line"] == "306"][-1]
+    assert (picked["queue"], picked["remote_number"], picked["duration"]) == ("support", CALLER[0], 3.009)
+
+
+def test_one_dial_to_two_devices_of_a_line_is_one_call():
+    events = events_of("two-devices")
+    assert per_line(events, "305") == [
+        ("call.ringing", None),
+        ("call.answered", None),
+        ("call.ended", "completed"),
+        ("call.ringing", None),
+        ("call.ended", "cancelled"),
+    ]
+    assert len({e["call"]["id"] for e in events}) == 2
+
+
 def _moved(records: list[TraceRecord], event: bytes, after: bytes) -> list[TraceRecord]:
     """The first record starting with ``event`` moved to just after the first one containing ``after``."""
     index = next(i for i, r in enumerate(records) if r.data.startswith(event))

@@ -14,6 +14,7 @@ recordings have no example, they follow what Asterisk's code does:
 * a queue whose members ring out (``AgentRingNoAnswer``) rings them again
   with new Local pairs and new phone channels after its retry time;
 * call waiting: a second call rings the line's phone on a second channel;
+* a line registered from two devices: one Dial creates a channel per device;
 * an attended transfer to a queue extension that reaches an operator.
 """
 
@@ -276,7 +277,89 @@ def attended_transfer_to_queue() -> list[dict]:
     return s.finish()
 
 
+def queue_call_pickup() -> list[dict]:
+    """The queue rings member 305; 306 (not a member) picks the ringing phone up and talks to the caller."""
+    s = Scenario()
+    trunk = s.channel("trunk", CALLER)
+    s.new(trunk)
+    s.state(trunk, "Ring")
+    s.state(trunk, "Up")
+    members = s.queue_ring(trunk, ["305"])
+    one, two, phone = members["305"]
+    s.at(s.t + 3)
+    picker = s.channel("306", OP["306"])
+    s.new(picker)
+    s.state(picker, "Ring")
+    s.connected(picker, CALLER)
+    s.state(picker, "Up")
+    s.ev("Rename", phone.snap(), Newname=phone.name + "<ZOMBIE>")
+    s.ev("Pickup", picker.snap(), phone.snap("Target"))
+    phone.name += "<ZOMBIE>"
+    s.hangup(phone, 26, "Answered elsewhere")
+    s.dial_end(two, picker, "ANSWER")  # the member's Local half now reaches the picker
+    s.state(two, "Up")
+    s.bridge("q2-pickup", picker, two)
+    s.state(one, "Up")
+    s.dial_end(trunk, one, "ANSWER")
+    s.ev("QueueCallerLeave", trunk.snap(), Queue="support", Position="1", Count="0")
+    s.ev("AgentConnect", trunk.snap(), one.snap("Dest"), Queue="support", Interface="Local/305@from-queue/n")
+    s.bridge("q1-pickup", one, trunk)
+    s.at(s.t + 3)
+    s.ev("HangupRequest", trunk.snap(), Cause="16")
+    s.leave("q1-pickup", trunk, 1)
+    s.leave("q1-pickup", one, 0)
+    s.hangup(one)
+    s.hangup(trunk)
+    s.leave("q2-pickup", two, 1)
+    s.hangup(two)
+    s.leave("q2-pickup", picker, 0)
+    s.hangup(picker)
+    return s.finish()
+
+
+def two_devices() -> list[dict]:
+    """305 is registered from two devices; one Dial rings both (PJSIP_DIAL_CONTACTS): one call per Dial.
+
+    First call: the second device answers, the first gets Cause 26. Second
+    call: nobody answers and the caller gives up.
+    """
+    s = Scenario()
+    for caller_id, answered in ((CALLER, True), (SECOND, False)):
+        trunk = s.channel("trunk", caller_id)
+        s.new(trunk)
+        s.state(trunk, "Ring")
+        devices = [s.channel("305", OP["305"], linked=trunk) for _ in range(2)]
+        for n, device in enumerate(devices):
+            s.new(device)
+            s.connected(device, caller_id)
+            s.dial(trunk, device, f"305/sip:305@192.0.2.{10 + n}:5060")
+        s.connected(trunk, OP["305"])
+        for device in devices:
+            s.state(device, "Ringing")
+        s.at(s.t + 3)
+        bridge = f"b-{devices[1].uniqueid}"
+        if answered:
+            s.state(devices[1], "Up")
+            s.dial_end(trunk, devices[1], "ANSWER")
+            s.dial_end(trunk, devices[0], "CANCEL")
+            s.hangup(devices[0], 26, "Answered elsewhere")
+            s.state(trunk, "Up")
+            s.bridge(bridge, devices[1], trunk)
+            s.at(s.t + 3)
+            _caller_hangs_up(s, trunk, devices[1], bridge)
+        else:
+            s.ev("HangupRequest", trunk.snap(), Cause="16")
+            for device in devices:
+                s.dial_end(trunk, device, "CANCEL")
+                s.hangup(device)
+            s.hangup(trunk, 0, "Unknown")
+        s.at(s.t + 2)
+    return s.finish()
+
+
 SCENARIOS = {
+    "queue-call-pickup": queue_call_pickup,
+    "two-devices": two_devices,
     "call-pickup": call_pickup,
     "inbound-unregistered": inbound_unregistered,
     "originate-unregistered": originate_unregistered,
