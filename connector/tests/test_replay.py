@@ -39,6 +39,7 @@ HAND_BUILT = [
     "queue-ring-again",
     "queue-call-pickup",
     "two-devices",
+    "queue-blind-transfer",
     "queue-abandon",
     "transfer-to-queue",
     "redirect",

@@ -171,3 +171,16 @@ def test_an_operator_reached_through_a_queue_by_an_attended_transfer_gets_the_ca
     assert (consult["direction"], consult["remote_number"], consult["queue"]) == ("internal", "307", "support")
     assert (after["direction"], after["remote_number"], after["remote_name"]) == ("inbound", *CALLER)
     assert mine[-1]["call"]["end_reason"] == "completed"
+
+
+def test_a_blind_transfer_of_a_queue_call_gives_the_target_the_caller():
+    events = events_of("queue-blind-transfer")
+    assert per_line(events, "305") == [
+        ("call.ringing", None),
+        ("call.answered", None),
+        ("call.transferred", None),
+        ("call.ended", "transferred"),
+    ]
+    assert per_line(events, "306") == [("call.ringing", None), ("call.answered", None), ("call.ended", "completed")]
+    target = [e["call"] for e in events if e["line"] == "306"][-1]
+    assert (target["direction"], target["remote_number"], target["remote_name"]) == ("inbound", *CALLER)

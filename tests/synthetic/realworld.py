@@ -15,7 +15,8 @@ recordings have no example, they follow what Asterisk's code does:
   with new Local pairs and new phone channels after its retry time;
 * call waiting: a second call rings the line's phone on a second channel;
 * a line registered from two devices: one Dial creates a channel per device;
-* an attended transfer to a queue extension that reaches an operator.
+* an attended transfer to a queue extension that reaches an operator;
+* a blind transfer of a queue call (the transferee is the member's Local ``;2``).
 """
 
 from __future__ import annotations
@@ -357,7 +358,53 @@ def two_devices() -> list[dict]:
     return s.finish()
 
 
+def queue_blind_transfer() -> list[dict]:
+    """305 answers a queue call and blind-transfers it to 306: the transferee is the member's Local ``;2``."""
+    s = Scenario()
+    trunk = s.channel("trunk", CALLER)
+    s.new(trunk)
+    s.state(trunk, "Ring")
+    s.state(trunk, "Up")
+    members = s.queue_ring(trunk, ["305"])
+    s.at(s.t + 2)
+    s.queue_answer(trunk, members, "305")
+    one, two, phone = members["305"]
+    q2 = f"q2-{phone.uniqueid}"
+    s.at(s.t + 3)
+    s.add(msg(("Action", "BlindTransfer"), ("ActionID", "rec-5"), ("Channel", phone.name), ("Exten", "306"),
+              ("Context", "from-internal")), "out")  # fmt: skip
+    s.add(msg(("Response", "Success"), ("ActionID", "rec-5"), ("Message", "Transfer succeeded")))
+    s.ev("BlindTransfer", phone.snap("Transferer"), two.snap("Transferee"), BridgeUniqueid=q2, Result="Success",
+         IsExternal="Yes", Context="from-internal", Extension="306")  # fmt: skip
+    s.ev("Unhold", phone.snap())
+    s.leave(q2, two, 1)
+    s.leave(q2, phone, 0)
+    s.hangup(phone)
+    target = s.channel("306", OP["306"], linked=trunk)
+    s.new(target)
+    s.connected(target, CALLER)
+    s.dial(two, target, "306")
+    s.state(target, "Ringing")
+    s.at(s.t + 2)
+    s.state(target, "Up")
+    s.dial_end(two, target, "ANSWER")
+    s.bridge("b-after", target, two)
+    s.at(s.t + 3)
+    q1 = f"q1-{phone.uniqueid}"
+    s.ev("HangupRequest", trunk.snap(), Cause="16")
+    s.leave(q1, trunk, 1)
+    s.leave(q1, one, 0)
+    s.hangup(one)
+    s.hangup(trunk)
+    s.leave("b-after", two, 1)
+    s.hangup(two)
+    s.leave("b-after", target, 0)
+    s.hangup(target)
+    return s.finish()
+
+
 SCENARIOS = {
+    "queue-blind-transfer": queue_blind_transfer,
     "queue-call-pickup": queue_call_pickup,
     "two-devices": two_devices,
     "call-pickup": call_pickup,
