@@ -40,6 +40,7 @@ HAND_BUILT = [
     "queue-call-pickup",
     "two-devices",
     "queue-blind-transfer",
+    "phone-attended-transfer",
     "queue-abandon",
     "transfer-to-queue",
     "redirect",

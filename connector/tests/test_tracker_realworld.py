@@ -184,3 +184,17 @@ def test_a_blind_transfer_of_a_queue_call_gives_the_target_the_caller():
     assert per_line(events, "306") == [("call.ringing", None), ("call.answered", None), ("call.ended", "completed")]
     target = [e["call"] for e in events if e["line"] == "306"][-1]
     assert (target["direction"], target["remote_number"], target["remote_name"]) == ("inbound", *CALLER)
+
+
+def test_an_attended_transfer_made_on_the_phone_ends_both_of_the_operators_calls():
+    events = events_of("phone-attended-transfer")
+    mine = [(e["type"], e["call"]["remote_number"]) for e in events if e["line"] == "305"]
+    assert mine[-4:] == [
+        ("call.transferred", "79161234567"),
+        ("call.ended", "79161234567"),
+        ("call.transferred", "306"),
+        ("call.ended", "306"),
+    ]
+    target = [e for e in events if e["line"] == "306"]
+    assert [e["type"] for e in target] == ["call.ringing", "call.answered", "call.updated", "call.ended"]
+    assert (target[-1]["call"]["direction"], target[-1]["call"]["remote_number"]) == ("inbound", CALLER[0])

@@ -16,7 +16,8 @@ recordings have no example, they follow what Asterisk's code does:
 * call waiting: a second call rings the line's phone on a second channel;
 * a line registered from two devices: one Dial creates a channel per device;
 * an attended transfer to a queue extension that reaches an operator;
-* a blind transfer of a queue call (the transferee is the member's Local ``;2``).
+* a blind transfer of a queue call (the transferee is the member's Local ``;2``);
+* an attended transfer made on the phone itself (two channels, REFER with Replaces).
 """
 
 from __future__ import annotations
@@ -403,7 +404,55 @@ def queue_blind_transfer() -> list[dict]:
     return s.finish()
 
 
+def phone_attended_transfer() -> list[dict]:
+    """305 holds the caller on his phone, calls 306 on a second channel, then transfers (REFER/Replaces)."""
+    s = Scenario()
+    trunk, first = _ring(s, CALLER, "305")
+    s.at(s.t + 2)
+    _answer(s, trunk, first, "b-caller")
+    s.at(s.t + 2)
+    s.ev("Hold", first.snap(), MusicClass="default")
+    s.ev("MusicOnHoldStart", trunk.snap(), Class="default")
+    second = s.channel("305", OP["305"])
+    s.new(second)
+    s.state(second, "Ring")
+    target = s.channel("306", OP["306"], linked=second)
+    s.new(target)
+    s.connected(target, OP["305"])
+    s.dial(second, target, "306")
+    s.connected(second, OP["306"])
+    s.state(target, "Ringing")
+    s.at(s.t + 2)
+    _answer(s, second, target, "b-consult")
+    s.at(s.t + 3)
+    s.ev(
+        "AttendedTransfer",
+        first.snap("OrigTransferer"),
+        second.snap("SecondTransferer"),
+        trunk.snap("Transferee"),
+        target.snap("TransferTarget"),
+        OrigBridgeUniqueid="b-caller",
+        SecondBridgeUniqueid="b-consult",
+        Result="Success",
+        IsExternal="Yes",
+        DestType="Bridge",
+        DestBridgeUniqueid="b-consult",
+    )
+    s.leave("b-consult", second, 1)
+    s.leave("b-caller", trunk, 1)
+    s.ev("BridgeEnter", trunk.snap(), BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="2")
+    s.ev("MusicOnHoldStop", trunk.snap())
+    s.leave("b-caller", first, 0)
+    s.hangup(first)
+    s.hangup(second)
+    s.connected(target, CALLER)
+    s.at(s.t + 4)
+    _caller_hangs_up(s, trunk, target, "b-consult")
+    return s.finish()
+
+
 SCENARIOS = {
+    "phone-attended-transfer": phone_attended_transfer,
     "queue-blind-transfer": queue_blind_transfer,
     "queue-call-pickup": queue_call_pickup,
     "two-devices": two_devices,
