@@ -266,3 +266,24 @@ async def test_the_wrap_up_pause_control_sends_comes_back_as_wrap_up(settings):
         ("305", "wrap_up", WRAP_UP_REASON),
         ("305", "ready", None),
     ]
+
+
+@pytest.mark.parametrize("interface_format", ["SIP/{0}", "PJSIP/{0}"])
+def test_queue_members_dialled_directly_as_phones(interface_format):
+    """queueExtensionFormat naming the phone itself: AgentCalled points at the phone channel, no Local pair."""
+    feed = Feeder(queue_extension_format=interface_format)
+    interface = interface_format.format("305")
+    dest = snap(*PHONE, "Down", OP305, CALLER, prefix="Dest")
+    feed(ev("Newchannel", snap(*TRUNK, state="Up", cid=CALLER)))
+    feed(ev("Newchannel", snap(*PHONE, state="Down", cid=OP305)))
+    feed(ev("AgentCalled", snap(*TRUNK, cid=CALLER), dest, Queue="support", Interface=interface))
+    feed(ev("DialBegin", snap(*TRUNK, cid=CALLER), dest, DialString="305"))
+    feed(ev("Newstate", snap(*PHONE, state="Ringing", cid=OP305, cl=CALLER)))
+    feed.answer()
+    feed(ev("QueueMemberPause", Queue="support", Interface="Local/305@from-queue/n", Paused="1"))  # not ours
+    feed(ev("QueueMemberPause", Queue="support", Interface=interface, Paused="1", PausedReason="break"))
+    feed.hangup(TRUNK, PHONE)
+    assert feed.types() == ["call.ringing", "call.answered", "agent.state", "call.ended"]
+    assert {e.call["queue"] for e in feed.events if e.call} == {"support"}
+    assert feed.events[-1].call["end_reason"] == "completed"
+    assert feed.tracker.agent_state("305") == {"state": "not_ready", "reason": "break", "queues": ["support"]}
