@@ -41,6 +41,8 @@ class BridgeRulesMixin:
             seen.add(id(call))
             others = [c for c in members if c.uniqueid not in call.channels]
             if not others:
+                if call.state == "held" and call.hold == "phone" and any(is_local(c) for c in members):
+                    self._resume(call)  # a queue member's phone back with its Local half: the consultation is over
                 continue
             remote = next((c for c in others if c.uniqueid == call.remote), None)
             remote = remote or next((c for c in others if not is_local(c)), others[0])

@@ -31,6 +31,7 @@ HAND_BUILT = [
     "attended-transfer-refused",
     "attended-transfer-cancelled",
     "attended-transfer-cancelled-ringing",
+    "queue-attended-transfer-cancelled",
     "attended-transfer-to-queue",
     "call-pickup",
     "call-waiting",

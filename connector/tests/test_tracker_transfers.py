@@ -191,3 +191,24 @@ async def test_transfer_cancel_over_ami_returns_the_caller_to_the_operator(answe
         await client.finish()
     finally:
         await sim.close()
+
+
+@pytest.mark.parametrize("unhold", [True, False], ids=["with-unhold", "without-unhold"])
+def test_a_queue_call_consults_and_comes_back_to_the_queue_leg(unhold):
+    records = read_trace(SYNTHETIC / "queue-attended-transfer-cancelled.jsonl")
+    if not unhold:
+        records = [r for r in records if not r.data.startswith(b"Event: Unhold\r\n")]
+    [call_id] = {e["call"]["id"] for e in replay_records(records) if e["line"] == "305"}
+    seen = []
+    for _t, _message, tracker in step(records):
+        channels = tracker.call_channels("305", call_id)
+        live = {c["id"]: c["state"] for c in tracker.live_calls("305")}
+        point = ((channels or {}).get("consultation_channel"), live.get(call_id))
+        if point[1] and (not seen or seen[-1] != point):
+            seen.append(point)
+    consultation = seen[3][0]
+    assert consultation.startswith("Local/306@from-internal-") and consultation.endswith(";1")
+    assert seen == [(None, "ringing"), (None, "active"), (None, "held"), (consultation, "held"), (None, "held"),
+                    (None, "active")]  # fmt: skip
+    types = [e["type"] for e in replay_records(records) if e["line"] == "305"]
+    assert types == ["call.ringing", "call.answered", "call.held", "call.resumed", "call.ended"]

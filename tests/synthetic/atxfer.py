@@ -124,7 +124,59 @@ def attended_transfer_cancelled_ringing() -> list[dict]:
     return _cancel_consultation(answered=False)
 
 
+def queue_attended_transfer_cancelled() -> list[dict]:
+    """305 answered a queue call, consults 306 (ringing), and cancels: back in the queue leg's bridge."""
+    s = Scenario()
+    trunk = s.channel("trunk", CALLER)
+    s.new(trunk)
+    s.state(trunk, "Ring")
+    s.state(trunk, "Up")
+    members = s.queue_ring(trunk, ["305"])
+    s.at(s.t + 2)
+    s.queue_answer(trunk, members, "305")
+    _one, two, phone = members["305"]
+    q2 = f"q2-{phone.uniqueid}"
+    s.at(s.t + 2)
+    s.add(msg(("Action", "Atxfer"), ("ActionID", "rec-5"), ("Channel", phone.name), ("Exten", "306"),
+              ("Context", "from-internal")), "out")  # fmt: skip
+    s.add(msg(("Response", "Success"), ("ActionID", "rec-5"), ("Message", "Atxfer successfully queued")))
+    s.ev("Hold", phone.snap())
+    s.ev("MusicOnHoldStart", two.snap(), Class="default")
+    one6, two6 = s.local_pair("306", "from-internal", trunk)
+    s.new(one6)
+    s.new(two6, state="Ring")
+    s.ev("BridgeCreate", BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="0")
+    s.ev("BridgeEnter", one6.snap(), BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="1")
+    s.leave(q2, phone, 1)
+    s.ev("BridgeEnter", phone.snap(), BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="2")
+    target = s.channel("306", ("306", "Operator 306"), linked=trunk)
+    s.new(target)
+    s.connected(target, ("305", "Operator 305"))
+    two6.cid = ("305", "Operator 305")
+    s.dial(two6, target, "306")
+    s.state(target, "Ringing")
+    s.state(one6, "Ringing")
+    s.at(s.t + 2)
+    s.add(msg(("Action", "Hangup"), ("ActionID", "rec-6"), ("Channel", one6.name)), "out")
+    s.add(msg(("Response", "Success"), ("ActionID", "rec-6"), ("Message", "Channel Hungup")))
+    s.ev("SoftHangupRequest", one6.snap(), Cause="16")
+    s.ev("BridgeLeave", one6.snap(), BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="1")
+    s.hangup(one6)
+    s.dial_end(two6, target, "CANCEL")
+    s.hangup(target)
+    s.hangup(two6)
+    s.leave("b-consult", phone, 0)
+    s.ev("BridgeDestroy", BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="0")
+    s.ev("BridgeEnter", phone.snap(), BridgeUniqueid=q2, BridgeType="basic", BridgeNumChannels="2")
+    s.ev("Unhold", phone.snap())
+    s.ev("MusicOnHoldStop", two.snap())
+    s.at(s.t + 3)
+    s.queue_hangup(trunk, members, "305")
+    return s.finish()
+
+
 SCENARIOS = {
+    "queue-attended-transfer-cancelled": queue_attended_transfer_cancelled,
     "attended-transfer-refused": attended_transfer_refused,
     "attended-transfer-cancelled": attended_transfer_cancelled,
     "attended-transfer-cancelled-ringing": attended_transfer_cancelled_ringing,
