@@ -105,6 +105,11 @@ class AmiClient:
         return self._delivery.dropped
 
     @property
+    def buffered_events(self) -> int:
+        """Items waiting for the consumers now (at most ``event_buffer``, plus a few forced ones)."""
+        return len(self._delivery)
+
+    @property
     def pending_count(self) -> int:
         """Actions waiting for their answer (0 after every timeout and disconnect)."""
         return len(self._correlator)

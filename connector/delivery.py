@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 logger = logging.getLogger("connector.client")
 
+SLICE = 0.005  # longest run of callbacks before the read loop gets its turn
+
 
 async def _call(callback: Callable | None, *args) -> None:
     """Call a sync or async callback; a failing consumer is logged, never raised into the client."""
@@ -55,16 +57,25 @@ class Delivery:
         return True
 
     async def run(self, after_each: Callable[[], None] | None = None) -> None:
-        """Hand items to their handlers for ever (cancel to stop)."""
+        """Hand items to their handlers for ever (cancel to stop).
+
+        Handlers that never suspend would keep the loop to themselves while the
+        buffer is full, and the socket would go unread: give way every ``SLICE`` s.
+        """
+        slice_started = time.monotonic()
         while True:
             if not self._buffer:
                 self._ready.clear()
                 await self._ready.wait()
+                slice_started = time.monotonic()
                 continue
             kind, *args = self._buffer.popleft()
             await _call(self.handlers.get(kind), *args)
             if after_each is not None:
                 after_each()
+            if time.monotonic() - slice_started >= SLICE:
+                await asyncio.sleep(0)
+                slice_started = time.monotonic()
 
     async def finish(self, task: asyncio.Task, timeout: float = 2.0) -> None:
         """Let queued items go out (up to ``timeout``), then stop ``task`` (the one running :meth:`run`)."""
