@@ -312,7 +312,7 @@ class RulesMixin:
         if any(c.parking_slot and c.parking_slot == number for c in self.calls.get(line, {}).values()):
             return  # a failed resume: the parked call simply stays parked
         calls = self.calls.setdefault(line, {})
-        call_id = f"originate-{value_of(m.action_id) or self._at}"
+        call_id = f"originate-{(value_of(m.action_id) or str(self._at))[:40]}"  # ids are stored in 64 chars
         while call_id in calls:
             call_id += "+"
         call = Call(id=call_id, line=line, started_at=request.get("at", self._at), placed=True)

@@ -198,3 +198,15 @@ def test_an_attended_transfer_made_on_the_phone_ends_both_of_the_operators_calls
     target = [e for e in events if e["line"] == "306"]
     assert [e["type"] for e in target] == ["call.ringing", "call.answered", "call.updated", "call.ended"]
     assert (target[-1]["call"]["direction"], target[-1]["call"]["remote_number"]) == ("inbound", CALLER[0])
+
+
+def test_a_failed_originate_call_id_fits_the_history_and_needs_the_action():
+    feed = Feeder(lines=frozenset({"308"}))
+    response = {"Channel": "SIP/308", "Response": "Failure", "Reason": "0", "Uniqueid": "<unknown>"}
+    feed(ev("OriginateResponse", ActionID="someone-else-1", **response))
+    assert feed.events == []  # an Originate the tracker never saw sent is not an operator's call
+    feed(Message.from_pairs([("Action", "Originate"), ("Channel", "SIP/308"), ("Exten", "79031112233")]))
+    feed(ev("OriginateResponse", ActionID="x" * 200, **response))
+    assert [e.type for e in feed.events] == ["call.dialing", "call.ended"]
+    assert feed.events[0].call["id"] == "originate-" + "x" * 40
+    assert feed.tracker.live_calls("308") == []
