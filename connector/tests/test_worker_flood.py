@@ -131,7 +131,7 @@ def check_line(line: str, messages: list[dict], final: int, client_dropped: bool
     received = {e["seq"] for e in events if e["type"] != "resync"}
     resyncs = [e["seq"] for e in events if e["type"] == "resync"]
     missing = set(range(1, final + 1)) - received
-    if missing or client_dropped:
+    if final and (missing or client_dropped):
         assert resyncs, f"line {line} lost events {sorted(missing)[:5]}... and got no resync"
         assert max(resyncs) >= max(missing, default=0), (line, max(resyncs), max(missing))
         assert set(range(max(resyncs) + 1, final + 1)) <= received, line
@@ -148,6 +148,7 @@ async def test_a_flood_with_a_slow_channel_layer_never_blocks_reading_and_ends_i
     for line in LINES:
         await layer.group_add(group_for_line(line), await layer.new_channel())
     events = await asyncio.to_thread(flood)
+    flood_bytes = sum(len(event) for event in events)
     async with ThreadedAMI(secret=SECRET) as fake:
         ami = fake.ami
         config = ConnectorConfig(url="127.0.0.1", port=ami.port, userName="terrasoft", secret=SECRET)
@@ -179,7 +180,7 @@ async def test_a_flood_with_a_slow_channel_layer_never_blocks_reading_and_ends_i
             read_before = bytes_read.count
             await fake.run(send_flood(ami, events, write_every))
             sent_in = time.monotonic() - started
-            await wait_until(lambda: bytes_read.count - read_before >= len(b"".join(events)), READ_ALL_WITHIN)
+            await wait_until(lambda: bytes_read.count - read_before >= flood_bytes, READ_ALL_WITHIN)
             client = worker.client
             # If the client's buffer overflowed, it asks Asterisk for the truth again once it has room.
             await wait_until(lambda: client.resyncs >= 2 or not client.dropped_events)
@@ -202,10 +203,6 @@ async def test_a_flood_with_a_slow_channel_layer_never_blocks_reading_and_ends_i
     if write_every == 0:
         assert client_dropped  # the burst overflowed the client's buffer, and it resynced
         assert len(ami.actions_named("CoreShowChannels")) >= 2
-    print(
-        f"flood: {len(events)} events in {sent_in:.2f} s, client dropped {client.dropped_events}, "
-        f"publisher dropped {publisher.dropped}, peaks {peaks}, rss growth {(peaks['rss'] - rss_before) >> 20} MiB"
-    )
 
 
 async def wait_until(predicate, timeout: float = 20.0) -> None:
