@@ -12,10 +12,13 @@ import asyncio
 import itertools
 import json
 import logging
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from connector import node_shutdown, socket_access
 from connector.commands import CommandError, parse_command, parse_ref
@@ -41,6 +44,11 @@ COMMAND_TIMEOUT = 12.0  # the worker's own AMI timeout is 10 s; this covers a wo
 FLOOD_LIMIT = 30  # messages per second from one socket before it is closed with 4008
 # Re-adding to the groups this often restores membership a Redis restart (without persistence) lost.
 REJOIN_INTERVAL = 30.0
+# What the Redis layer raises when Redis goes away under a socket (restart, network).
+LAYER_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+# Reconnect and re-join (not 44xx: nothing is wrong with the user). 1011 is daphne's own; apps may not send it.
+CLOSE_LAYER_LOST = 4503
+_layer_lost_logged = 0.0  # a Redis restart ends every socket at once: one log line per 10 s, not one each
 
 
 def _live_snapshot(line: str) -> dict:
@@ -53,6 +61,13 @@ def _line_seq(line: str) -> int:
     from connector.models import LineState
 
     return LineState.objects.filter(line=line).values_list("seq", flat=True).first() or 0
+
+
+def _log_layer_lost(exc: BaseException) -> None:
+    global _layer_lost_logged
+    if time.monotonic() - _layer_lost_logged >= 10.0:
+        _layer_lost_logged = time.monotonic()
+        logger.warning("channel layer lost (%s: %s); closing sockets so they reconnect", exc.__class__.__name__, exc)
 
 
 class TelephonyConsumer(AsyncJsonWebsocketConsumer):
@@ -92,6 +107,13 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except LAYER_LOST as exc:
+            # Close so the browser reconnects and gets hello; the new socket re-joins its groups.
+            _log_layer_lost(exc)
+            try:
+                await self.close(code=CLOSE_LAYER_LOST, reason="layer_lost")
+            except Exception:
+                pass  # the browser is gone as well
         finally:
             # A socket that ends without disconnect (its layer read failed: Redis restarted) must not
             # leave a task re-adding its dead channel to the groups for ever.

@@ -53,11 +53,14 @@ async def test_a_redis_restart_closes_sockets_and_the_reconnect_restores_them(
 
         redis_server.kill()
         await layer.close_pools()
-        # The socket's read from the layer fails: the node closes it (1011) rather than leave it mute.
+        # The socket's read from the layer fails: the node closes it (4503) rather than leave it mute.
         with pytest.raises(ConnectionClosed):
             while True:
                 await asyncio.wait_for(tab.recv(), 10)
-        assert tab.close_code == 1011
+        assert tab.close_code == 4503
+        # One line in the node's log, not a traceback per socket.
+        await wait_until(lambda: "channel layer lost" in node.log(), timeout=5, what="the outage logged")
+        assert "Exception inside application" not in node.log()
         redis_server.start()
         # No persistence: every group is gone, and the closed socket does not creep back into one.
         await asyncio.sleep(2.5)  # more than two refresh intervals
