@@ -151,6 +151,11 @@ class AmiClient:
         if self._attempt is not None and not self.logged_in:
             self._attempt.cancel()  # still connecting or logging in: do not wait for those timeouts
 
+    def request_resync(self) -> None:
+        """Ask Asterisk for its channels again (e.g. the operators' lines changed); nothing while logged out."""
+        if self.logged_in:
+            self._start_resync()
+
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until logged in (raises ``TimeoutError``)."""
         await asyncio.wait_for(self._connected_event.wait(), timeout)

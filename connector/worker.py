@@ -126,7 +126,7 @@ class Worker:
         if parts.upkeep is not None:
             # The operators' lines before the first event or resync, so every call gets the right direction.
             await parts.upkeep.refresh_lines()
-            self._spawn(parts.upkeep.run())
+            self._spawn(parts.upkeep.run(on_lines_changed=self._lines_changed))
         if parts.channel_layer is not None and parts.control is not None:
             self._spawn(self._command_loop())
         done = asyncio.Event()
@@ -196,6 +196,11 @@ class Worker:
             if resync_lines is not None:
                 await resync_lines(list(getattr(self.parts.publisher, "seqs", {})))
         logger.info("Resynced: %d channel(s), %d queue entries", len(channels), len(queue_status))
+
+    def _lines_changed(self) -> None:
+        # Calls already up on a newly added line exist only in Asterisk's channel list.
+        if self.client is not None:
+            self.client.request_resync()
 
     async def on_state(self, state: str, detail: str) -> None:
         """The AMI link changed: tell the browsers and the status row."""

@@ -100,12 +100,16 @@ class Upkeep:
         if self.heartbeat is not None and await self._run("heartbeat", self.heartbeat) is not _UNSET:
             self.beats += 1
 
-    async def run(self) -> None:
-        """Heartbeat now, then every ``interval``: lines and heartbeat. Runs until cancelled; never raises."""
+    async def run(self, on_lines_changed: Callable[[], None] | None = None) -> None:
+        """Heartbeat now, then every ``interval``: lines and heartbeat. Runs until cancelled; never raises.
+
+        ``on_lines_changed()`` is called after the tracker got a new set of lines.
+        """
         while True:
             await self.beat()
             await asyncio.sleep(self.interval)
-            await self.refresh_lines()
+            if await self.refresh_lines() and on_lines_changed is not None:
+                on_lines_changed()
 
     async def _run(self, what: str, fn: Callable[[], Any]) -> Any:
         try:

@@ -137,3 +137,49 @@ async def test_a_line_added_after_start_is_tracked():
     assert directions(before) == {"305": {"outbound"}}
     assert directions(captured.events) == {"305": {"internal"}, "306": {"internal"}}
     assert [e.type for e in captured.events if e.line == "306"] == ["call.ringing", "call.answered", "call.ended"]
+
+
+def answered_call(line: str) -> list[dict]:
+    """An answered inbound call on ``line`` as CoreShowChannels lists it: trunk leg + phone leg, bridged."""
+    common = {"ChannelState": "6", "ChannelStateDesc": "Up", "Linkedid": "1795700900.10", "BridgeId": "bridge-9"}
+    return [
+        {
+            "Channel": "SIP/trunk-00000090",
+            "Uniqueid": "1795700900.10",
+            "CallerIDNum": "79161234599",
+            "ConnectedLineNum": line,
+            "Context": "from-trunk",
+            "Duration": "00:00:20",
+            **common,
+        },
+        {
+            "Channel": f"SIP/{line}-00000091",
+            "Uniqueid": "1795700900.11",
+            "CallerIDNum": line,
+            "ConnectedLineNum": "79161234599",
+            "Context": "from-internal",
+            "Duration": "00:00:18",
+            **common,
+        },
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_call_already_up_on_a_line_added_later_shows_after_a_resync():
+    captured = Captured()
+    async with FakeAMI(secret=SECRET) as ami:
+        ami.channels = answered_call("306")
+        config = ConnectorConfig(url="127.0.0.1", port=ami.port, userName="terrasoft", secret=SECRET)
+        worker = make_worker(config, captured, operator_lines, interval=0.1)
+        tracker = worker.parts.tracker
+        await add_operator("alice", "305")
+        async with running(worker):
+            await ami.wait_for(lambda: ami.actions_named("QueueStatus"))
+            assert not tracker.live_calls("306")
+            await add_operator("bob", "306")
+            await ami.wait_for(lambda: len(ami.actions_named("CoreShowChannels")) == 2)
+            await wait_until(lambda: tracker.live_calls("306"))
+            assert len(ami.sessions) == 1  # the same connection: asked again, not reconnected
+    (call,) = tracker.live_calls("306")
+    assert call["state"] == "active" and call["remote_number"] == "79161234599"
+    assert [e.type for e in captured.events if e.line == "306"] == ["call.ringing", "call.answered"]
