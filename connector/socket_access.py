@@ -25,7 +25,7 @@ CLOSE_NO_LINE = 4404
 CLOSE_INTEGRATION_DISABLED = 4405
 CLOSE_LIBRARY_DISABLED = 4406
 CLOSE_FLOOD = 4008
-CLOSE_UNAVAILABLE = 1011  # the snapshot could not be read (database down): the browser retries
+CLOSE_UNAVAILABLE = 4500  # the snapshot could not be read (database down): the browser retries (apps may not send 1011 through daphne)
 
 
 class Refusal(Exception):

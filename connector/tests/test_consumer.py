@@ -276,7 +276,7 @@ async def test_logout_closes_that_sessions_sockets_only(alice):
     await release_db_connections()
 
 
-async def test_a_snapshot_that_cannot_be_read_closes_with_1011(alice, monkeypatch):
+async def test_a_snapshot_that_cannot_be_read_closes_with_4500(alice, monkeypatch):
     from connector import consumers
 
     def broken(line):
@@ -286,6 +286,6 @@ async def test_a_snapshot_that_cannot_be_read_closes_with_1011(alice, monkeypatc
     _client, session_id = await session_cookie(alice)
     ws = communicator(session_id)
     assert (await ws.connect(timeout=5))[0]
-    await expect_refusal(ws, 1011, "unavailable")
+    await expect_refusal(ws, 4500, "unavailable")
     assert await group_members(group_for_line("305")) == set()
     await release_db_connections()
