@@ -7,8 +7,8 @@ following the real traces' event order and fields:
   (``PJSIP/305-...`` names; the inbound channel created directly in ``Ring``
   with no Newstate; Cause 127 when the caller gives up; OriginateResponse
   Reason 0 for a busy phone, arriving before the leg's DialEnd/Hangup);
-* hand-built scenarios (``SCENARIOS`` of ``scenarios.py``, ``atxfer.py`` and
-  ``realworld.py``): a caller abandoning a ring-all queue, a transfer to a
+* hand-built scenarios (``SCENARIOS`` of ``scenarios.py``, ``reconnects.py``,
+  ``atxfer.py``, ``realworld.py`` and ``queues.py``): a caller abandoning a ring-all queue, a transfer to a
   queue, a Redirect, a parked call timing out back to the operator, phone
   Hold/Unhold, reconnects in the middle of a call, attended transfers refused
   or cancelled, call pickup, unregistered phones, a queue ringing again, call
@@ -22,11 +22,19 @@ from __future__ import annotations
 import re
 
 import atxfer
+import queues
 import realworld
+import reconnects
 import scenarios
 from scenarios import load, write
 
-SCENARIOS = {**scenarios.SCENARIOS, **atxfer.SCENARIOS, **realworld.SCENARIOS}
+SCENARIOS = {
+    **scenarios.SCENARIOS,
+    **reconnects.SCENARIOS,
+    **atxfer.SCENARIOS,
+    **realworld.SCENARIOS,
+    **queues.SCENARIOS,
+}
 
 # -- chan_pjsip variants of the recordings ---------------------------------------
 
