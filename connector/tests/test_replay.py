@@ -34,6 +34,7 @@ HAND_BUILT = [
     "queue-attended-transfer-cancelled",
     "attended-transfer-to-queue",
     "call-pickup",
+    "internal-call-pickup",
     "call-waiting",
     "inbound-unregistered",
     "originate-unregistered",

@@ -41,6 +41,20 @@ def test_a_picked_up_call_ends_answered_elsewhere_and_the_picker_gets_the_caller
     assert (picked["direction"], picked["remote_number"], picked["remote_name"]) == ("inbound", *CALLER)
 
 
+def test_picking_up_an_internal_call_connects_the_caller_with_the_picker():
+    events = events_of("internal-call-pickup")
+    assert per_line(events, "305") == [("call.ringing", None), ("call.ended", "answered_elsewhere")]
+    assert [e["type"] for e in events if e["line"] == "307"] == [
+        "call.dialing",
+        "call.answered",
+        "call.updated",
+        "call.ended",
+    ]
+    finals = {e["line"]: e["call"] for e in events if e["type"] == "call.ended"}
+    assert (finals["307"]["remote_number"], finals["307"]["end_reason"]) == ("306", "completed")
+    assert (finals["306"]["remote_number"], finals["306"]["direction"]) == ("307", "internal")
+
+
 def test_picking_up_a_queue_members_phone_moves_the_queue_leg_to_the_picker():
     events = events_of("queue-call-pickup")
     assert per_line(events, "305") == [("call.ringing", None), ("call.ended", "answered_elsewhere")]

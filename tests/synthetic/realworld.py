@@ -28,9 +28,9 @@ SECOND = ("79257654321", "Anna Sidorova")
 THIRD = ("79035550011", "Oleg Ivanov")
 
 
-def ring_direct(s: Scenario, caller_id: tuple, line: str) -> tuple[Channel, Channel]:
-    """An external caller dials ``line`` directly; the phone rings (the inbound-answered trace's order)."""
-    trunk = s.channel("trunk", caller_id)
+def ring_direct(s: Scenario, caller_id: tuple, line: str, endpoint: str = "trunk") -> tuple[Channel, Channel]:
+    """A caller (external, or another phone) dials ``line`` directly; it rings (the inbound-answered trace's order)."""
+    trunk = s.channel(endpoint, caller_id)
     phone = s.channel(line, OP[line], linked=trunk)
     s.new(trunk)
     s.state(trunk, "Ring")
@@ -57,15 +57,14 @@ def caller_hangs_up(s: Scenario, trunk: Channel, phone: Channel, bridge: str) ->
     s.hangup(phone)
 
 
-def call_pickup() -> list[dict]:
-    """305 rings; 306 dials the directed-pickup code and takes the call; the caller hangs up later."""
+def _pickup(caller_id: tuple, endpoint: str) -> list[dict]:
     s = Scenario()
-    trunk, phone = ring_direct(s, CALLER, "305")
+    trunk, phone = ring_direct(s, caller_id, "305", endpoint)
     s.at(s.t + 3)
     picker = s.channel("306", OP["306"])
     s.new(picker)
     s.state(picker, "Ring")
-    s.connected(picker, CALLER)  # the picker sees who is calling
+    s.connected(picker, caller_id)  # the picker sees who is calling
     s.state(picker, "Up")  # ast_answer on the picker
     s.ev("Rename", phone.snap(), Newname=phone.name + "<ZOMBIE>")
     s.ev("Pickup", picker.snap(), phone.snap("Target"))
@@ -78,6 +77,16 @@ def call_pickup() -> list[dict]:
     s.at(s.t + 3)
     caller_hangs_up(s, trunk, picker, "b-pickup")
     return s.finish()
+
+
+def call_pickup() -> list[dict]:
+    """305 rings; 306 dials the directed-pickup code and takes the call; the caller hangs up later."""
+    return _pickup(CALLER, "trunk")
+
+
+def internal_call_pickup() -> list[dict]:
+    """307 calls 305; 306 picks the ringing phone up; 307 hangs up later."""
+    return _pickup(OP["307"], "307")
 
 
 def inbound_unregistered() -> list[dict]:
@@ -266,6 +275,7 @@ SCENARIOS = {
     "phone-attended-transfer": phone_attended_transfer,
     "two-devices": two_devices,
     "call-pickup": call_pickup,
+    "internal-call-pickup": internal_call_pickup,
     "inbound-unregistered": inbound_unregistered,
     "originate-unregistered": originate_unregistered,
     "call-waiting": call_waiting,
