@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import repeat
 
 from connector.ami.message import Message, split_header
 
@@ -30,7 +31,9 @@ END_COMMAND = "--END COMMAND--"
 
 _STARTS = ("Event: ", "Response: ", "Action: ")
 _FOLLOWS = "Response: Follows"
-_BARE_LF = re.compile(r"\n(?<!\r\n)")  # an LF without its CR: the careful, slower split
+_BARE_LF = re.compile(rb"\n(?<!\r\n)")  # an LF without its CR: the careful, slower split
+_STARTS_EACH = repeat(_STARTS)  # map() arguments, shared by every read
+_NONE = repeat(None)
 _RESYNC = (b"\nEvent: ", b"\nResponse: ")
 _RESYNC_WIDTH = max(len(m) for m in _RESYNC)
 # Headers an old-style command reply carries before its raw output.
@@ -89,15 +92,25 @@ class Framer:
             self._remember(buffer)
             return messages
         self._remember(buffer[cut:])
+        limit = self.max_message
         text = buffer[:cut].decode("utf-8", "replace")
-        if _BARE_LF.search(text) is None:
+        if _BARE_LF.search(buffer, 0, cut) is None:
             sep = "\r\n"
             blocks = text.split("\r\n\r\n")
+            blocks.pop()  # the text ends with a blank line: the last piece is empty
+            if (
+                self._follows is None
+                and all(map(str.startswith, blocks, _STARTS_EACH))
+                and (cut <= limit or max(map(len, blocks)) <= limit)
+                and _FOLLOWS not in text
+            ):
+                # Only well-formed CRLF messages (the usual read): all kept raw, split on first use.
+                messages.extend(map(Message, _NONE, _NONE, _NONE, _NONE, blocks))
+                return messages
         else:
             sep = "\n"
             blocks = text.replace("\r\n", "\n").split("\n\n")
         append = messages.append
-        limit = self.max_message
         lazy = sep == "\r\n" and self._follows is None
         for block in blocks:
             if not block:

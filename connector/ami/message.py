@@ -11,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from itertools import repeat
 
-# key -> ("\r\nKey:", "Key:", len("Key:"), b"\r\nkey:", b"key:"): what to look for in unparsed text
-_PROBES: dict[str, tuple[str, str, int, bytes, bytes]] = {}
+# key -> ("\r\nKey:", "Key:", len("Key:"), "\r\nkey:", "Key: ", b"\r\nkey:", b"key:"): what unparsed text is searched for
+_PROBES: dict[str, tuple[str, str, int, str, str, bytes, bytes]] = {}
+_SEP = repeat(": ")  # map() arguments for str.split(line, ": ", 1), shared by every parse
+_ONCE = repeat(1)
 
 
-def _probe(key: str) -> tuple[str, str, int, bytes, bytes] | None:
-    if not key or ":" in key or "\n" in key:
-        return None  # not a plain header name: let the full parse answer
-    lowered = key.lower().encode("utf-8")
-    probe = ("\r\n" + key + ":", key + ":", len(key) + 1, b"\r\n" + lowered + b":", lowered + b":")
+def _probe(key: str) -> tuple[str, str, int, str, str, bytes, bytes] | None:
+    if not key or not key.isascii() or ":" in key or "\n" in key or "\r" in key:
+        return None  # not a plain ASCII header name: let the full parse answer
+    low = key.lower()
+    probe = ("\r\n" + key + ":", key + ":", len(key) + 1, "\r\n" + low + ":", key + ": ")
+    probe += (probe[3].encode(), (low + ":").encode())
     if len(_PROBES) < 4096:
         _PROBES[key] = probe
     return probe
@@ -39,7 +42,7 @@ def split_header(line: str) -> tuple[str | None, str]:
 def parse_lines(lines: list[str]) -> tuple[dict[str, str], list[tuple[str, str]] | None, list[str] | None]:
     """Headers (first value per key), repeated headers and other lines of one message's lines."""
     try:
-        headers = dict(map(str.split, lines, repeat(": "), repeat(1)))
+        headers = dict(map(str.split, lines, _SEP, _ONCE))
     except ValueError:
         pass  # a line without ": ": the careful loop below
     else:
@@ -84,7 +87,7 @@ class Message:
     ) -> None:
         """``raw``: the message's CRLF-separated lines, parsed on first use (then the others are ignored)."""
         self._raw = raw
-        self._lowered: bytes | None = None  # the raw text with ASCII letters lower-cased, for misses
+        self._lowered: str | bytes | None = None  # the raw text lower-cased (ASCII letters), searched first
         self._folded: dict[str, str] | None = None  # lower-cased key -> first value, built on a miss
         self._headers = headers if headers is not None or raw is not None else {}
         self._repeated = repeated
@@ -156,49 +159,74 @@ class Message:
         if probe is None:
             return self.headers.get(key)
         if raw.startswith(probe[1]):
-            start = probe[2]
+            at = probe[2]
         else:
-            start = raw.find(probe[0])
-            if start < 0:
+            at = raw.find(probe[0])
+            if at < 0:
                 return None
-            start += probe[2] + 2
-        if not raw.startswith(" ", start):
+            at += probe[2] + 2
+        if not raw.startswith(" ", at):
             return self.headers.get(key)  # "Key:" or "Key:value": the full parse decides what that line is
-        end = raw.find("\r\n", start)
-        return raw[start + 1 : end] if end >= 0 else raw[start + 1 :]
+        end = raw.find("\r\n", at)
+        return raw[at + 1 : end] if end >= 0 else raw[at + 1 :]
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of ``key``; a case-insensitive match when the exact one is absent."""
-        if self._raw is None:
+        raw = self._raw
+        if raw is None:
             value = self._headers.get(key)
-            if value is not None:
-                return value
+            return value if value is not None else self._fold(key, default)
+        probe = _PROBES.get(key) or _probe(key)
+        if probe is None:
+            return self._parsed_get(key, default)
+        if raw.isascii():
+            low = self._lowered
+            if low is None:
+                # The CRLF in front lets one find() cover the first line too; offsets match the raw text's.
+                low = self._lowered = "\r\n" + raw.lower()
+            at = low.find(probe[3])
+            if at < 0:
+                return default  # no line starts with this key in any letter case
+            if not raw.startswith(probe[4], at):
+                return self._parsed_get(key, default)  # another spelling first, or "Key:value"
+            at += probe[2]
         else:
-            value = self.get_exact(key)
-            if value is not None:
-                return value
-            if self._raw is not None and not self._may_hold(key):
-                return default
+            # Lower-casing non-ASCII text costs more than a second search: look for the exact key first.
+            if raw.startswith(probe[1]):
+                at = probe[2]
+            else:
+                at = raw.find(probe[0])
+                if at < 0:
+                    return self._parsed_get(key, default) if self._may_hold(raw, probe) else default
+                at += probe[2] + 2
+            if not raw.startswith(" ", at):
+                return self._parsed_get(key, default)
+        end = raw.find("\r\n", at)
+        return raw[at + 1 : end] if end >= 0 else raw[at + 1 :]
+
+    def _parsed_get(self, key: str, default: str | None) -> str | None:
+        """``get`` answered by the full parse (rare spellings and keys the text search cannot answer)."""
+        value = self.headers.get(key)
+        return value if value is not None else self._fold(key, default)
+
+    def _fold(self, key: str, default: str | None) -> str | None:
         folded = self._folded
         if folded is None:
-            folded = {}
-            for name, value in self.headers.items():
-                folded.setdefault(name.lower(), value)
-            self._folded = folded
+            headers = self._headers
+            # Built back to front, so the first spelling of a key wins.
+            folded = self._folded = dict(
+                zip(map(str.lower, reversed(headers)), reversed(headers.values()), strict=True)
+            )
         return folded.get(key.lower(), default)
 
-    def _may_hold(self, key: str) -> bool:
-        """Whether some line of the unparsed text starts with ``key:`` in any letter case."""
-        probe = _PROBES.get(key) or _probe(key)
-        if probe is None or not key.isascii():
-            return True  # bytes.lower() below folds ASCII letters only
+    def _may_hold(self, raw: str, probe: tuple) -> bool:
+        """Whether some line of non-ASCII unparsed text starts with the probe's key in any letter case."""
+        if "\u212a" in raw:
+            return True  # the Kelvin sign is the one non-ASCII letter that lower-cases to ASCII
         text = self._lowered
         if text is None:
-            raw = self._raw
-            if not raw.isascii() and "\u212a" in raw:
-                return True  # the Kelvin sign is the one non-ASCII letter that lower-cases to ASCII
-            text = self._lowered = raw.encode("utf-8").lower()
-        return text.startswith(probe[4]) or probe[3] in text
+            text = self._lowered = raw.encode("utf-8", "surrogatepass").lower()  # folds ASCII letters only
+        return text.startswith(probe[6]) or probe[5] in text
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)
