@@ -17,8 +17,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from connector import node_shutdown, socket_access
 from connector.commands import CommandError, parse_command, parse_ref
@@ -45,7 +44,8 @@ FLOOD_LIMIT = 30  # messages per second from one socket before it is closed with
 # Re-adding to the groups this often restores membership a Redis restart (without persistence) lost.
 REJOIN_INTERVAL = 30.0
 # What the Redis layer raises when Redis goes away under a socket (restart, network).
-LAYER_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+# Any Redis failure, a reset socket, or a read cut short (EOFError) while Redis restarts.
+LAYER_LOST = (RedisError, OSError, EOFError)
 # Reconnect and re-join (not 44xx: nothing is wrong with the user). 1011 is daphne's own; apps may not send it.
 CLOSE_LAYER_LOST = 4503
 _layer_lost_logged = 0.0  # a Redis restart ends every socket at once: one log line per 10 s, not one each
