@@ -183,3 +183,24 @@ async def test_a_call_already_up_on_a_line_added_later_shows_after_a_resync():
     (call,) = tracker.live_calls("306")
     assert call["state"] == "active" and call["remote_number"] == "79161234599"
     assert [e.type for e in captured.events if e.line == "306"] == ["call.ringing", "call.answered"]
+
+
+async def test_a_failing_read_keeps_the_old_lines_is_logged_once_and_retried(caplog):
+    answers = [frozenset({"305"}), RuntimeError("database down"), RuntimeError("database down"), frozenset({"306"})]
+
+    def load_lines():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    tracker = CallTracker(TrackerConfig())
+    upkeep = Upkeep(tracker, load_lines=load_lines)
+    assert await upkeep.refresh_lines() is True
+    assert await upkeep.refresh_lines() is False
+    assert await upkeep.refresh_lines() is False
+    assert tracker.config.lines == frozenset({"305"})  # kept while the database is away
+    assert await upkeep.refresh_lines() is True
+    assert tracker.config.lines == frozenset({"306"})
+    assert caplog.text.count("database down") == 1
+    assert "works again" in caplog.text
