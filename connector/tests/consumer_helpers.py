@@ -30,12 +30,20 @@ def session_cookie(user) -> tuple[Client, str]:
     return client, client.cookies["sessionid"].value
 
 
-def communicator(session_id: str | None = None, query: str = "", origin: bytes | None = b"http://localhost"):
-    headers = []
+def communicator(
+    session_id: str | None = None,
+    query: str = "",
+    origin: bytes | None = b"http://localhost",
+    host: bytes | None = b"localhost",
+    extra_headers: list[tuple[bytes, bytes]] = (),
+):
+    """A socket on the real ASGI stack; like a browser on http://localhost it sends Host and Origin."""
+    headers = [(b"host", host)] if host is not None else []
     if origin is not None:
         headers.append((b"origin", origin))
     if session_id:
         headers.append((b"cookie", f"sessionid={session_id}".encode()))
+    headers.extend(extra_headers)
     path = "/ws/telephony/" + (f"?{query}" if query else "")
     return WebsocketCommunicator(application(), path, headers=headers)
 

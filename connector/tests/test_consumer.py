@@ -63,6 +63,33 @@ async def test_it_refuses_a_missing_origin(alice):
     assert connected is False
 
 
+@pytest.mark.parametrize("origin", [b"https://localhost", b"http://localhost:8080", b"http://localhost\x0b"])
+async def test_it_refuses_an_allowed_host_with_another_scheme_or_port(alice, origin):
+    _client, session_id = await session_cookie(alice)
+    connected, _ = await communicator(session_id, origin=origin).connect(timeout=5)
+    assert connected is False
+    assert not get_channel_layer().groups
+
+
+async def test_it_refuses_a_control_character_in_any_header(alice):
+    _client, session_id = await session_cookie(alice)
+    ws = communicator(session_id, extra_headers=[(b"user-agent", b"x\x0bAction: Command")])
+    connected, _ = await ws.connect(timeout=5)
+    assert connected is False
+
+
+async def test_a_token_socket_without_origin_is_accepted(alice):
+    from connector.tokens import issue_token
+
+    token = await database_sync_to_async(issue_token)(alice)
+    ws = communicator(query=f"token={token}", origin=None)
+    connected, _ = await ws.connect(timeout=5)
+    assert connected
+    hello = await ws.receive_json_from(timeout=5)
+    assert (hello["type"], hello["line"]) == ("hello", "305")
+    await ws.disconnect()
+
+
 async def test_it_refuses_an_expired_session(alice):
     from django.contrib.sessions.models import Session
     from django.utils import timezone

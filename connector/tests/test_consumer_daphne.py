@@ -79,6 +79,11 @@ def daphne_url(django_db_setup, django_db_blocker, tmp_path_factory):
             process.wait(timeout=5)
 
 
+def _origin(ws_url: str) -> str:
+    """The page origin a browser on this daphne sends: same host and port, http."""
+    return "http://" + ws_url.split("://", 1)[1].split("/", 1)[0]
+
+
 def _cookie(user) -> str:
     client = Client()
     client.force_login(user)
@@ -92,8 +97,41 @@ async def test_a_foreign_origin_is_refused_at_the_handshake(daphne_url):
     assert info.value.response.status_code == 403
 
 
+@pytest.mark.parametrize("origin", ["http://127.0.0.1:1", "https://{hostport}", "null"])
+async def test_an_allowed_host_with_another_scheme_or_port_is_refused(daphne_url, origin):
+    origin = origin.format(hostport=_origin(daphne_url).split("://", 1)[1])
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(daphne_url, origin=origin, open_timeout=10):
+            pass
+    assert info.value.response.status_code == 403
+
+
+def _raw_handshake(ws_url: str, extra: bytes) -> bytes:
+    """Send a websocket upgrade by hand (clients refuse to send bad header bytes) and read the status."""
+    hostport = ws_url.split("://", 1)[1].split("/", 1)[0]
+    host, port = hostport.rsplit(":", 1)
+    request = (
+        (
+            f"GET /ws/telephony/ HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {_origin(ws_url)}\r\n"
+        ).encode()
+        + extra
+        + b"\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        return conn.recv(4096)
+
+
+def test_a_header_with_a_vertical_tab_is_refused(daphne_url):
+    assert _raw_handshake(daphne_url, b"").startswith(b"HTTP/1.1 101")  # the hand-made upgrade is sound
+    status = _raw_handshake(daphne_url, b"User-Agent: x\x0bAction: Command\r\n").split(b"\r\n", 1)[0]
+    assert status.split(b" ")[1] in (b"400", b"403"), status
+
+
 async def test_an_anonymous_socket_hears_why_and_is_closed_with_4401(daphne_url):
-    async with connect(daphne_url, origin="http://127.0.0.1", open_timeout=10) as ws:
+    async with connect(daphne_url, origin=_origin(daphne_url), open_timeout=10) as ws:
         error = json.loads(await ws.recv())
         assert (error["type"], error["code"], error["close_code"]) == ("error", "unauthenticated", 4401)
         with pytest.raises(ConnectionClosed) as info:
@@ -107,7 +145,7 @@ async def test_an_operator_gets_hello_errors_and_a_refused_2_mib_frame(daphne_ur
     cookie = await database_sync_to_async(_cookie)(alice)
     headers = {"Cookie": cookie}
     async with connect(
-        daphne_url, origin="http://127.0.0.1", additional_headers=headers, open_timeout=10, max_size=None
+        daphne_url, origin=_origin(daphne_url), additional_headers=headers, open_timeout=10, max_size=None
     ) as ws:
         hello = json.loads(await ws.recv())
         assert (hello["type"], hello["line"]) == ("hello", "305")
@@ -121,5 +159,5 @@ async def test_an_operator_gets_hello_errors_and_a_refused_2_mib_frame(daphne_ur
             await ws.recv()
     # daphne drops the connection (no close frame, 1006) rather than read 2 MiB; or says 1009.
     assert info.value.rcvd is None or info.value.rcvd.code == 1009
-    async with connect(daphne_url, origin="http://127.0.0.1", additional_headers=headers, open_timeout=10) as ws:
+    async with connect(daphne_url, origin=_origin(daphne_url), additional_headers=headers, open_timeout=10) as ws:
         assert json.loads(await ws.recv())["type"] == "hello"  # the node still serves

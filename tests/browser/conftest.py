@@ -141,9 +141,11 @@ def start_daphne(server_env: dict[str, str], *extra_args: str, log_name: str = "
     """Start daphne on a free port; returns (process, base URL) once it listens."""
     port = free_port()
     daphne = str(Path(sys.executable).with_name("daphne"))
+    # The page is on 127.0.0.1; a messaging node test opens the socket on localhost (another origin).
+    env = {**server_env, "DJANGO_CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}"}
     process = start_process(
         [daphne, "-b", "127.0.0.1", "-p", str(port), *extra_args, "tests.browser.asgi:application"],
-        server_env,
+        env,
         Path(server_env["BROWSER_TEST_LOGS"]) / log_name,
     )
     try:
