@@ -283,9 +283,14 @@ class Publisher:
                 self.sent += 1
             self._connector_pending = False
             for line in sorted(self._resync_lines):
-                await self._group_send(group_for_line(line), self._resync_message(line))
-                self.sent += 1
+                # Unmark before the await: a drop on this line during the send marks it again.
                 self._resync_lines.discard(line)
+                try:
+                    await self._group_send(group_for_line(line), self._resync_message(line))
+                except BaseException:
+                    self._resync_lines.add(line)
+                    raise
+                self.sent += 1
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -395,3 +395,37 @@ async def test_redis_killed_and_restarted_publishing_resumes_with_resync(tmp_pat
         proc.kill()
         proc.wait(5)
         await layer.close_pools()
+
+
+class OverflowDuringResyncLayer(SlowLayer):
+    """While the first resync is on its way, a burst overflows the queue on the same line."""
+
+    def __init__(self):
+        super().__init__()
+        self.publisher = None
+        self.burst_sent = False
+
+    async def group_send(self, group, message):
+        if message["event"]["type"] == "resync" and not self.burst_sent:
+            self.burst_sent = True
+            await self.publisher.publish([ringing("305", f"late{n}") for n in range(20)])
+        await super().group_send(group, message)
+
+
+async def test_a_drop_while_a_resync_is_sent_is_followed_by_another_resync(make_publisher):
+    layer = OverflowDuringResyncLayer()
+    channel = await subscribe(layer, group_for_line("305"))
+    publisher = make_publisher(layer, max_pending=5)
+    layer.publisher = publisher
+    await publisher.publish([ringing("305", f"c{n}") for n in range(10)])
+    assert await publisher.drain(timeout=10)
+    events = []
+    while True:
+        try:
+            events.append((await receive(layer, channel, timeout=0.5))["event"])
+        except TimeoutError:
+            break
+    resyncs = [e for e in events if e["type"] == "resync"]
+    # The burst dropped events after the first resync left, so the line must be told again, last.
+    assert len(resyncs) == 2
+    assert events[-1] == {"type": "resync", "line": "305", "seq": 30}
