@@ -25,7 +25,8 @@ CLOSE_NO_LINE = 4404
 CLOSE_INTEGRATION_DISABLED = 4405
 CLOSE_LIBRARY_DISABLED = 4406
 CLOSE_FLOOD = 4008
-CLOSE_UNAVAILABLE = 4500  # the snapshot could not be read (database down): the browser retries (apps may not send 1011 through daphne)
+# The snapshot could not be read (database down): the browser retries. Apps may not send 1011 through daphne.
+CLOSE_UNAVAILABLE = 4500
 
 
 class Refusal(Exception):
