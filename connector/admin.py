@@ -160,5 +160,5 @@ class LineStateAdmin(admin.ModelAdmin):
         return False
 
 
-# The connector status page (configuration and live link state) lives in its own module.
-from connector import admin_status  # noqa: E402, F401
+# The connector status page and the audit log live in their own modules.
+from connector import admin_audit, admin_status  # noqa: E402, F401

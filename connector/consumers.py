@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import RedisError
 
-from connector import node_shutdown, socket_access
+from connector import audit, node_shutdown, socket_access
 from connector.commands import CommandError, parse_command, parse_ref
 from connector.publisher import COMMAND_CHANNEL, CONNECTOR_GROUP, group_for_line, group_for_user
 from connector.ratelimit import MessageRateGuard
@@ -36,7 +36,6 @@ from connector.socket_access import (
 )
 
 logger = logging.getLogger(__name__)
-audit = logging.getLogger("connector.audit")
 
 MAX_MESSAGE_CHARS = 4096  # the largest valid command is far smaller
 COMMAND_TIMEOUT = 12.0  # the worker's own AMI timeout is 10 s; this covers a worker that is gone
@@ -83,7 +82,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         self.seen_seq = 0  # the highest seq this browser has (from hello or an event)
         self.closing = False
         self.by_token = False
-        self.pending: dict[int, tuple[object, asyncio.Task]] = {}
+        self.pending: dict[int, tuple[object, asyncio.Task, dict]] = {}  # request id -> (ref, timer, command)
         self.request_ids = itertools.count(1)
         self.guard = MessageRateGuard(limit=FLOOD_LIMIT, window=1.0)
         self.rejoin_task: asyncio.Task | None = None
@@ -127,7 +126,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self._stop_timers()
-        for _ref, timer in getattr(self, "pending", {}).values():
+        for _ref, timer, _command in getattr(self, "pending", {}).values():
             timer.cancel()
         for group in getattr(self, "joined", []):
             try:
@@ -286,7 +285,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         pending = self.pending.pop(result.get("request_id"), None)
         if pending is None:
             return  # already answered (timed out) or not ours
-        ref, timer = pending
+        ref, timer, _command = pending
         timer.cancel()
         error = result.get("error")
         reply = {"type": "result", "ref": ref, "ok": bool(result.get("ok")), "error": error if error else None}
@@ -333,24 +332,15 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             return
         await self._forward(command)
 
-    def _audit_refusal(self, content: object, code: str) -> None:
-        """One audit line per refused command, like the worker's for executed ones."""
-        data = content if isinstance(content, dict) else {}
-        audit.info(
-            "user=%r line=%r command=%r call_id=%r number=%r ok=False error=%r (refused by the socket)",
-            self.access.user_id,
-            self.access.line,
-            str(data.get("type"))[:40],
-            str(data["call_id"])[:80] if "call_id" in data else None,
-            str(data["number"])[:64] if "number" in data else None,
-            code,
-        )
+    def _audit_refusal(self, content: object, code: str, detail: str = "") -> None:
+        """One audit record per command the socket refuses or fails itself (the worker audits the rest)."""
+        audit.submit(self.access.user_id, self.access.line, content, code, detail, audit.SOURCE_SOCKET)
 
     async def _forward(self, command: dict) -> None:
         access = self.access
         request_id = next(self.request_ids)
         timer = asyncio.create_task(self._time_out(request_id))
-        self.pending[request_id] = (command["ref"], timer)
+        self.pending[request_id] = (command["ref"], timer, command)
         message = {
             "type": "connector.command",
             "reply_to": self.channel_name,
@@ -366,12 +356,15 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             logger.warning("could not pass a command to the worker: %s", exc.__class__.__name__)
             if self.pending.pop(request_id, None) is not None:
                 timer.cancel()
+                self._audit_refusal(command, "pbx_disconnected", "the worker cannot be reached")
                 await self._result(command["ref"], False, {"code": "pbx_disconnected", "message": "The telephony service is unavailable."})  # fmt: skip
 
     async def _time_out(self, request_id: int) -> None:
         await asyncio.sleep(self.command_timeout)
         pending = self.pending.pop(request_id, None)
         if pending is not None:
+            # The worker may still act on it later (and audit that); this records what the user was told.
+            self._audit_refusal(pending[2], "pbx_timeout", "no answer from the worker in time")
             error = {"code": "pbx_timeout", "message": "The telephony service did not answer in time."}
             await self._send_if_open({"type": "result", "ref": pending[0], "ok": False, "error": error})
 

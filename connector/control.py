@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from connector import audit
 from connector.ami.actions import UnsafeActionValue
 from connector.ami.message import Message
 from connector.ami.queues import WRAP_UP_REASON
@@ -24,7 +25,6 @@ from connector.config import CONTEXT_RE, ConnectorConfig
 from connector.numbers import InvalidNumber, validate_number
 
 logger = logging.getLogger(__name__)
-audit = logging.getLogger("connector.audit")
 
 ORIGINATE_TIMEOUT_MS = 30000  # how long the operator's own phone rings for a click-to-call
 _PBX_CODES = ("pbx_timeout", "pbx_disconnected", "pbx_error")
@@ -65,8 +65,10 @@ class CommandHandler:
     :class:`ConnectorConfig`; ``rate_limiter``: has ``async hit(key) -> float | None``.
     """
 
-    def __init__(self, client, tracker, config: ConnectorConfig, rate_limiter) -> None:
+    def __init__(self, client, tracker, config: ConnectorConfig, rate_limiter, audit_submit=None) -> None:
         self.client = client
+        # audit.submit(user_id, line, command, code, detail, source): log line + AuditEntry row.
+        self.audit = audit_submit or audit.submit
         self.tracker = tracker
         self.config = config
         self.rate_limiter = rate_limiter
@@ -263,15 +265,6 @@ class CommandHandler:
         return response
 
     def _audit(self, user_id: object, line: object, raw: object, result: dict) -> None:
-        command = raw if isinstance(raw, dict) else {}
         error = result.get("error") or {}
-        audit.info(
-            "user=%r line=%r command=%r call_id=%r number=%r ok=%s error=%r",
-            user_id,
-            line,
-            str(command.get("type"))[:40],
-            str(command.get("call_id"))[:80] if "call_id" in command else None,
-            str(command.get("number"))[:64] if "number" in command else None,
-            result.get("ok"),
-            error.get("code"),
-        )
+        code = None if result.get("ok") else str(error.get("code") or "error")
+        self.audit(user_id, line, raw, code, str(error.get("message") or "")[:160], audit.SOURCE_WORKER)

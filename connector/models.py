@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -145,3 +146,28 @@ class ConnectorStatus(models.Model):
     def get(cls) -> ConnectorStatus:
         status, _created = cls.objects.get_or_create(pk=1)
         return status
+
+
+class AuditEntry(models.Model):
+    """One call-control attempt from a browser, executed or refused (connector.audit)."""
+
+    OK = "ok"
+
+    at = models.DateTimeField(_("At"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("User")
+    )
+    line = models.CharField(_("Line"), max_length=40, blank=True)
+    action = models.CharField(_("Command"), max_length=40, blank=True)
+    target = models.CharField(_("Number or call id"), max_length=80, blank=True)
+    result = models.CharField(_("Result"), max_length=40, help_text=_('"ok" or the error code the user got'))
+    detail = models.CharField(_("Detail"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["user", "-at"], name="audit_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.line} {self.action} {self.target} {self.result}"
