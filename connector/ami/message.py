@@ -11,18 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from itertools import repeat
 
-# key -> ("\r\nKey:", "Key:", len("Key:"), "\r\nkey:", "Key: ", b"\r\nkey:", b"key:"): what unparsed text is searched for
-_PROBES: dict[str, tuple[str, str, int, str, str, bytes, bytes]] = {}
+# key -> ("\r\nKey:", "Key:", len("Key:"), b"\r\nkey:", "Key: "): what unparsed text is searched for
+_PROBES: dict[str, tuple[str, str, int, bytes, str]] = {}
 _SEP = repeat(": ")  # map() arguments for str.split(line, ": ", 1), shared by every parse
 _ONCE = repeat(1)
 
 
-def _probe(key: str) -> tuple[str, str, int, str, str, bytes, bytes] | None:
+def _probe(key: str) -> tuple[str, str, int, bytes, str] | None:
     if not key or not key.isascii() or ":" in key or "\n" in key or "\r" in key:
         return None  # not a plain ASCII header name: let the full parse answer
     low = key.lower()
-    probe = ("\r\n" + key + ":", key + ":", len(key) + 1, "\r\n" + low + ":", key + ": ")
-    probe += (probe[3].encode(), (low + ":").encode())
+    probe = ("\r\n" + key + ":", key + ":", len(key) + 1, ("\r\n" + low + ":").encode(), key + ": ")
     if len(_PROBES) < 4096:
         _PROBES[key] = probe
     return probe
@@ -87,7 +86,7 @@ class Message:
     ) -> None:
         """``raw``: the message's CRLF-separated lines, parsed on first use (then the others are ignored)."""
         self._raw = raw
-        self._lowered: str | bytes | None = None  # the raw text lower-cased (ASCII letters), searched first
+        self._lowered: bytes | None = None  # the raw text as get() searches it, made on first use
         self._folded: dict[str, str] | None = None  # lower-cased key -> first value, built on a miss
         self._headers = headers if headers is not None or raw is not None else {}
         self._repeated = repeated
@@ -106,7 +105,15 @@ class Message:
         raw = self._raw
         if raw is not None:
             self._raw = self._lowered = None
-            self._headers, self._repeated, self._body = parse_lines(raw.split("\r\n"))
+            lines = raw.split("\r\n")
+            try:  # parse_lines' fast path, inlined: this runs for most messages that get parsed
+                headers = dict(map(str.split, lines, _SEP, _ONCE))
+            except ValueError:
+                headers = None
+            if headers is not None and len(headers) == len(lines):
+                self._headers, self._repeated, self._body = headers, None, None
+            else:
+                self._headers, self._repeated, self._body = parse_lines(lines)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -176,33 +183,39 @@ class Message:
         if raw is None:
             value = self._headers.get(key)
             return value if value is not None else self._fold(key, default)
-        probe = _PROBES.get(key) or _probe(key)
-        if probe is None:
-            return self._parsed_get(key, default)
-        if raw.isascii():
-            low = self._lowered
-            if low is None:
-                # The CRLF in front lets one find() cover the first line too; offsets match the raw text's.
-                low = self._lowered = "\r\n" + raw.lower()
-            at = low.find(probe[3])
-            if at < 0:
-                return default  # no line starts with this key in any letter case
-            if not raw.startswith(probe[4], at):
-                return self._parsed_get(key, default)  # another spelling first, or "Key:value"
-            at += probe[2]
-        else:
-            # Lower-casing non-ASCII text costs more than a second search: look for the exact key first.
-            if raw.startswith(probe[1]):
-                at = probe[2]
-            else:
-                at = raw.find(probe[0])
-                if at < 0:
-                    return self._parsed_get(key, default) if self._may_hold(raw, probe) else default
-                at += probe[2] + 2
-            if not raw.startswith(" ", at):
+        try:
+            probe = _PROBES[key]
+        except KeyError:
+            probe = _probe(key)
+            if probe is None:
                 return self._parsed_get(key, default)
-        end = raw.find("\r\n", at)
-        return raw[at + 1 : end] if end >= 0 else raw[at + 1 :]
+        low = self._lowered
+        if low is None:
+            low = self._lower(raw)
+            if low is None:
+                return self._parsed_get(key, default)
+        at = low.find(probe[3])  # offsets in ``low`` are those in ``raw`` plus 2 (the CRLF in front)
+        if at < 0:
+            return default  # no line starts with this key in any letter case
+        if not raw.startswith(probe[4], at):
+            return self._parsed_get(key, default)  # another spelling first, or "Key:value"
+        at += probe[2]
+        end = low.find(b"\r\n", at + 2)
+        return raw[at + 1 : end - 2] if end >= 0 else raw[at + 1 :]
+
+    def _lower(self, raw: str) -> bytes | None:
+        """What ``get`` searches: one byte per character of the text, ASCII letters lower-cased, and a
+        CRLF in front so that one find() covers the first line too. None if the message got parsed.
+        """
+        if raw.isascii():
+            text = raw.encode("ascii")
+        elif "\u212a" in raw:
+            self._parse()  # the Kelvin sign lower-cases to an ASCII k: leave such text to the full parse
+            return None
+        else:
+            text = raw.encode("ascii", "replace")  # every other character becomes one "?"
+        low = self._lowered = (b"\r\n" + text).lower()
+        return low
 
     def _parsed_get(self, key: str, default: str | None) -> str | None:
         """``get`` answered by the full parse (rare spellings and keys the text search cannot answer)."""
@@ -218,15 +231,6 @@ class Message:
                 zip(map(str.lower, reversed(headers)), reversed(headers.values()), strict=True)
             )
         return folded.get(key.lower(), default)
-
-    def _may_hold(self, raw: str, probe: tuple) -> bool:
-        """Whether some line of non-ASCII unparsed text starts with the probe's key in any letter case."""
-        if "\u212a" in raw:
-            return True  # the Kelvin sign is the one non-ASCII letter that lower-cases to ASCII
-        text = self._lowered
-        if text is None:
-            text = self._lowered = raw.encode("utf-8", "surrogatepass").lower()  # folds ASCII letters only
-        return text.startswith(probe[6]) or probe[5] in text
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)

@@ -278,8 +278,9 @@ def test_the_traces_are_valid_jsonl():
 
 LINE_KEYS = st.sampled_from(
     ["Event", "event", "Channel", "CHANNEL", "ActionID", "Key", "Key x", "Key:x", "", "Ключ", "КЛЮЧ", "\u212aey"]
-)  # U+212A KELVIN SIGN lower-cases to an ASCII k
-LINE_VALUES = st.text(alphabet=st.sampled_from("ab :\tЖ王"), max_size=6)
+    + ["K?y", "Kéy", "KÉY", "İd", "id"]
+)  # U+212A KELVIN SIGN lower-cases to an ASCII k; get() searches non-ASCII text with "?" in place of é
+LINE_VALUES = st.text(alphabet=st.sampled_from("ab :\tЖ王\r\n"), max_size=6)  # a lone CR or LF stays in its value
 LINES = st.one_of(
     st.builds(lambda k, v: f"{k}: {v}", LINE_KEYS, LINE_VALUES),
     st.builds(lambda k, v: f"{k}:{v}", LINE_KEYS, LINE_VALUES),
@@ -304,17 +305,55 @@ def test_a_message_read_lazily_answers_exactly_like_a_full_parse(first, lines):
         "Key x",
         "Ключ",
         "ключ",
+        "K?y",
+        "k?y",
+        "Kéy",
+        "kÉy",
+        "Id",
         "Nope",
     ]:
         assert Message(raw=block).get(key) == eager.get(key), key
     several = Message(raw=block)  # misses and hits on one message share its cached lower-cased text
-    assert [several.get(k) for k in ("nope", "key", "KEY", "Channel", "ключ")] == [
-        eager.get(k) for k in ("nope", "key", "KEY", "Channel", "ключ")
-    ]
+    keys = ("nope", "key", "KEY", "Channel", "ключ", "K?y", "id", "Event")
+    assert [several.get(k) for k in keys] == [eager.get(k) for k in keys]
     lazy = Message(raw=block)
     assert (lazy.event, lazy.response, lazy.action_id) == (eager.event, eager.response, eager.action_id)
     assert lazy == eager
     assert lazy.getall("Key") == eager.getall("Key")
+
+
+def test_get_on_non_ascii_text_tells_a_replaced_letter_from_a_question_mark():
+    block = "Event: Newchannel\r\nKéy: 1\r\nCallerIDName: Иван\r\nK?y: 2\r\nkey: 3\r\nİd: 4"
+    assert Message(raw=block).get("K?y") == "2"
+    assert Message(raw=block).get("Kéy") == "1"
+    assert Message(raw=block).get("KÉY") == "1"  # case-insensitive, non-ASCII letters included
+    assert Message(raw=block).get("KEY") == "3"
+    assert Message(raw=block).get("Id") is None  # "İd".lower() is "i̇d", not "id"
+    message = Message(raw=block)
+    assert [message.get(k) for k in ("CallerIDName", "Nope", "key", "Event")] == ["Иван", None, "3", "Newchannel"]
+    assert message._raw is not None  # all of that was read from the text
+    assert message.get("K?y") == "2"  # "Kéy" looks like "K?y" to the search: the full parse tells them apart
+
+
+def test_a_kelvin_sign_key_is_found_case_insensitively():
+    block = "Event: Hangup\r\n\u212aey: 1\r\nCause: 16"
+    assert Message(raw=block).get("key") == "1"
+    assert Message(raw=block).get("Cause") == "16"
+
+
+def test_a_read_with_unusual_text_is_framed_one_message_at_a_time_and_the_same():
+    odd = b"Event: UserEvent\r\nData: Response: Follows\r\n\r\n"  # the marker text inside a value
+    for wire, expected in (
+        (odd + HANGUP, ["UserEvent", "Hangup"]),
+        (HANGUP + b"\r\n\r\n" + odd + HANGUP, ["Hangup", "UserEvent", "Hangup"]),  # an extra blank line
+    ):
+        framer = Framer(expect_banner=False)
+        messages = framer.feed(wire)
+        assert events(messages) == expected
+        assert [m.get("Data") for m in messages if m.event == "UserEvent"] == ["Response: Follows"]
+        assert [m["Cause"] for m in messages if m.event == "Hangup"] == ["16"] * (len(expected) - 1)
+        assert messages == parse_stream(b"".join(bytes([b]) for b in wire), False)
+        assert framer.bad_frames == 0
 
 
 def _eager(block: str):
