@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from connector.ami.events import ActionRequest, LineEvent
-from connector.ami.framing import Framer
 from connector.ami.message import Message
+from connector.ami.replay import Replayer, iter_messages
 from connector.ami.trace import TraceWriter, read_trace
 from connector.client import AUTH_FAILED, AmiActionError, AmiClient, ClientOptions
 from connector.config import ConnectorConfig
@@ -271,24 +271,32 @@ class Worker:
             done.set()
 
     async def replay(self, path: str | Path, speed: float = 1.0) -> None:
-        """Feed a scenario file as if Asterisk sent it: recorded pace divided by ``speed`` (0: no pauses)."""
+        """Feed a scenario file as if Asterisk sent it: recorded pace divided by ``speed`` (0: no pauses).
+
+        The replay core is ``ami_replay``'s (``connector.ami.replay``), so a
+        reconnect inside the file resyncs the tracker from its CoreShowChannels
+        list here too. Messages are stamped from the wall clock at the start.
+        """
         records = read_trace(path)
-        await self.on_state("connected", f"replaying {Path(path).name}")
+        name = Path(path).name
+        await self.on_state("connected", f"replaying {name}")
+        replayer = Replayer(self.parts.tracker)
         start = time.time()
         began = time.monotonic()
-        inbound = Framer()
-        outbound = Framer(expect_banner=False)
-        for record in records:
+        for at, direction, message in iter_messages(records, start):
+            if message.banner is not None:
+                if self.replayed_messages:
+                    logger.info("Replay of %s: the recorded connection starts again", name)
+                continue
             if speed > 0:
-                delay = record.t / speed - (time.monotonic() - began)
+                delay = (at - start) / speed - (time.monotonic() - began)
                 if delay > 0:
                     await asyncio.sleep(delay)
-            framer = inbound if record.direction == "in" else outbound
-            for message in framer.feed(record.data):
-                if message.banner is None:
-                    self.replayed_messages += 1
-                    await self.on_event(message, start + record.t)
-        await self.on_state("down", f"replay of {Path(path).name} finished")
+            self.replayed_messages += 1
+            out = replayer.feed(direction, message, at)
+            if out:
+                await self._handle_output(out)
+        await self.on_state("down", f"replay of {name} finished")
 
     # -- commands -----------------------------------------------------------
 
