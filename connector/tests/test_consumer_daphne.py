@@ -130,6 +130,19 @@ def test_a_header_with_a_vertical_tab_is_refused(daphne_url):
     assert status.split(b" ")[1] in (b"400", b"403"), status
 
 
+@pytest.mark.parametrize("path", ["/ws/calls/305/", "/ws/telephony/305/", "/ws/telephony"])
+async def test_no_other_socket_path_opens(daphne_url, alice, path):
+    from channels.db import database_sync_to_async
+
+    cookie = await database_sync_to_async(_cookie)(alice)
+    url = daphne_url.replace("/ws/telephony/", path)
+    with pytest.raises((InvalidStatus, ConnectionClosed)):
+        async with connect(
+            url, origin=_origin(daphne_url), additional_headers={"Cookie": cookie}, open_timeout=10
+        ) as ws:
+            await ws.recv()  # a socket that opened would get hello here
+
+
 async def test_an_anonymous_socket_hears_why_and_is_closed_with_4401(daphne_url):
     async with connect(daphne_url, origin=_origin(daphne_url), open_timeout=10) as ws:
         error = json.loads(await ws.recv())
