@@ -17,10 +17,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from connector.ami.actions import ActionIdGenerator, build_action
-from connector.ami.correlate import Correlator, Reply, Verdict
+from connector.ami.correlate import Reply, Verdict
 from connector.ami.framing import Framer
 from connector.ami.message import Message
-from connector.client_login import AuthRejected, login, mask_secrets, sent_action
+from connector.client_actions import PendingActions, keep_alive
+from connector.client_login import AuthRejected, login, mask_secrets, sent_action, settle
 from connector.client_options import (  # noqa: F401  (re-exported: the client's public names)
     AUTH_FAILED,
     CONNECTED,
@@ -82,8 +83,7 @@ class AmiClient:
         self.resyncs = 0
         self.backoff = Backoff(options.backoff_base, options.backoff_cap, options.backoff_jitter)
         self._ids = action_ids or ActionIdGenerator()
-        self._correlator = Correlator()
-        self._waiters: dict[str, asyncio.Future] = {}
+        self._pending = PendingActions()
         self._writer: asyncio.StreamWriter | None = None
         self._lost: asyncio.Future | None = None
         self._booted: asyncio.Event | None = None
@@ -112,7 +112,7 @@ class AmiClient:
     @property
     def pending_count(self) -> int:
         """Actions waiting for their answer (0 after every timeout and disconnect)."""
-        return len(self._correlator)
+        return len(self._pending)
 
     async def run(self) -> None:
         """Connect, serve and reconnect until :meth:`stop` is called."""
@@ -229,7 +229,8 @@ class AmiClient:
             self._connected_event.set()
             logger.info("AMI logged in at %s:%s as %r", opts.host, opts.port, opts.username)
             self._set_state(CONNECTED, f"{opts.host}:{opts.port}")
-            tasks.append(asyncio.create_task(self._ping_loop(), name="ami-ping"))
+            ping = keep_alive(self._ping, opts.ping_interval, opts.ping_timeout, self._lose)  # half-open links
+            tasks.append(asyncio.create_task(ping, name="ami-ping"))
             tasks.append(asyncio.create_task(self._after_login(), name="ami-after-login"))
             reason = await self._lost
             if time.monotonic() - connected_at >= opts.stable_after:
@@ -240,19 +241,6 @@ class AmiClient:
             return self.backoff.next()
         finally:
             self._close_connection(tasks)
-
-    def _complete(self, action_id: str, reply: Reply) -> None:
-        waiter = self._waiters.pop(action_id, None)
-        if waiter is None or waiter.done():
-            return
-        if reply.items_mismatch:
-            logger.warning(
-                "AMI list %s: ListItems says %s, %d received", action_id, reply.expected_items, len(reply.events)
-            )
-        if reply.ok:
-            waiter.set_result(reply)
-        else:
-            waiter.set_exception(AmiActionError("pbx_error", reply.message or "Asterisk refused the action"))
 
     def _close_connection(self, tasks: list[asyncio.Task]) -> None:
         self.logged_in = False
@@ -269,13 +257,9 @@ class AmiClient:
 
     def _fail_pending(self) -> None:
         """Every action in flight fails now with ``pbx_disconnected``; none is ever re-sent."""
-        failed = self._correlator.fail_all("the link to Asterisk dropped")
-        for action_id in failed:
-            waiter = self._waiters.pop(action_id, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(AmiActionError("pbx_disconnected", "the link to Asterisk dropped"))
+        failed = self._pending.fail_all("the link to Asterisk dropped")
         if failed and self.logged_in and not self._stopping:
-            logger.warning("AMI link dropped with %d action(s) in flight; they fail and are not re-sent", len(failed))
+            logger.warning("AMI link dropped with %d action(s) in flight; they fail and are not re-sent", failed)
 
     def _lose(self, reason: str) -> None:
         if self._lost is not None and not self._lost.done():
@@ -287,16 +271,7 @@ class AmiClient:
 
     async def _after_login(self) -> None:
         """Install filters, then resync once Asterisk says it is fully booted (or after a grace time)."""
-        for expression in self.options.event_filters:
-            try:
-                await self._request("Filter", {"Operation": "Add", "Filter": expression})
-            except AmiActionError as exc:
-                logger.warning("AMI Filter %r not accepted: %s", expression, exc.message)
-        try:
-            await asyncio.wait_for(self._booted.wait(), self.options.fully_booted_wait)
-        except TimeoutError:
-            logger.info("No FullyBooted within %g s of login; resyncing anyway", self.options.fully_booted_wait)
-            self._booted.set()
+        await settle(self.options, self._request, self._booted)
         self._start_resync()
 
     # -- reading ----------------------------------------------------------
@@ -332,10 +307,9 @@ class AmiClient:
 
     def _handle(self, message: Message, at: float) -> None:
         """Route one message: an answer to its action, or an event to the consumers."""
-        outcome = self._correlator.consume(message)
+        outcome = self._pending.consume(message)  # an answer wakes its sender here
         verdict = outcome.verdict
         if verdict is Verdict.COMPLETED:
-            self._complete(outcome.action_id, outcome.reply)
             if message.event is None or message.get("EventList"):
                 return
         elif verdict is Verdict.UNMATCHED:
@@ -372,35 +346,19 @@ class AmiClient:
             raise AmiActionError("pbx_disconnected", "not connected to Asterisk")
         if timeout is None:
             timeout = self.options.action_timeout
-        self._correlator.register(action_id, final_event=until_event)
-        future = asyncio.get_running_loop().create_future()
-        self._waiters[action_id] = future
         if self.on_sent is not None and not pre_login and action != "Ping":
             self._enqueue(("sent", sent_action(action, action_id, fields, variables), time.time()), force=True)
-        try:
+
+        def write() -> None:
             writer.write(data)
             if self.on_raw is not None:
                 self.on_raw("out", mask_secrets(data), time.monotonic())
             logger.debug("AMI -> %s %s", action, action_id)
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            raise AmiActionError("pbx_timeout", f"Asterisk did not answer {action} within {timeout:g} s") from None
-        finally:
-            self._correlator.cancel(action_id)
-            self._waiters.pop(action_id, None)
 
-    async def _ping_loop(self) -> None:
-        opts = self.options
-        while True:
-            await asyncio.sleep(opts.ping_interval)
-            try:
-                await self._request("Ping", None, timeout=opts.ping_timeout)
-            except AmiActionError as exc:
-                if exc.code == "pbx_timeout":
-                    self._lose(f"no answer to Ping within {opts.ping_timeout:g} s")
-                    return
-                if exc.code == "pbx_disconnected":
-                    return
+        return await self._pending.send(action, action_id, write, timeout, until_event)
+
+    async def _ping(self, timeout: float) -> Reply:
+        return await self._request("Ping", None, timeout=timeout)
 
     # -- resync -----------------------------------------------------------
 

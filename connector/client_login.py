@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from connector.ami.message import Message
 from connector.client_options import AmiActionError, ClientOptions
+
+logger = logging.getLogger("connector.client")  # one logger for the whole client
 
 _SECRET_LINE = re.compile(rb"(?im)^(Secret|Key): [^\r\n]*")
 
@@ -37,6 +41,23 @@ async def login(options: ClientOptions, request: Callable[[str, dict], Awaitable
         if exc.code == "pbx_error":
             raise AuthRejected(exc.message) from None
         raise
+
+
+async def settle(options: ClientOptions, request: Callable[[str, dict], Awaitable], booted: asyncio.Event) -> None:
+    """After Login: install the event filters, then wait for ``FullyBooted`` (or ``fully_booted_wait`` s).
+
+    A filter Asterisk refuses is logged and skipped; ``booted`` is set on the way out either way.
+    """
+    for expression in options.event_filters:
+        try:
+            await request("Filter", {"Operation": "Add", "Filter": expression})
+        except AmiActionError as exc:
+            logger.warning("AMI Filter %r not accepted: %s", expression, exc.message)
+    try:
+        await asyncio.wait_for(booted.wait(), options.fully_booted_wait)
+    except TimeoutError:
+        logger.info("No FullyBooted within %g s of login; resyncing anyway", options.fully_booted_wait)
+        booted.set()
 
 
 def mask_secrets(data: bytes) -> bytes:
