@@ -140,3 +140,20 @@ def test_no_model_field_holds_an_ami_secret():
         if "secret" in field.name.lower()
     ]
     assert names == []
+
+
+def test_a_debug_error_report_holds_no_secret(rf, settings):
+    # What DEBUG pages and error trackers (Sentry-like payloads) receive: settings, frames, request.
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    settings.ASTERISK = ConnectorConfig(url="pbx.example.org", userName="crm", secret=SECRET)
+    request = rf.get("/", HTTP_USER_AGENT="test")
+    try:
+        raise RuntimeError(f"AMI link to {settings.ASTERISK!r} failed")
+    except RuntimeError:
+        reporter = ExceptionReporter(request, *sys.exc_info())
+    html, text = reporter.get_traceback_html(), reporter.get_traceback_text()
+    assert "ASTERISK" in html and "pbx.example.org" in html  # the settings really are in the report
+    assert SECRET not in html and SECRET not in text
