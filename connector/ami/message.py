@@ -204,8 +204,10 @@ class Message:
         return raw[at + 1 : end - 2] if end >= 0 else raw[at + 1 :]
 
     def _lower(self, raw: str) -> bytes | None:
-        """What ``get`` searches: one byte per character of the text, ASCII letters lower-cased, and a
-        CRLF in front so that one find() covers the first line too. None if the message got parsed.
+        """What ``get`` searches, made once per message; None if the message got parsed instead.
+
+        One byte per character of the text, ASCII letters lower-cased, and a CRLF in front so that one
+        find() covers the first line too.
         """
         if raw.isascii():
             text = raw.encode("ascii")
