@@ -23,6 +23,8 @@ NUL ...) is refused, and so is a ``Host`` that ``ALLOWED_HOSTS`` does not name.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +34,7 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
 logger = logging.getLogger(__name__)
+LOG_INTERVAL = 10.0  # a scan or a misconfigured proxy refuses many handshakes: one warning per 10 s
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Control characters other than TAB never belong in a header value; daphne passes them through.
@@ -152,14 +155,26 @@ def check_handshake(scope: dict) -> Origin | None:
 class StrictOriginValidator:
     """ASGI middleware for websockets: refuse (HTTP 403) a handshake :func:`check_handshake` refuses."""
 
-    def __init__(self, application) -> None:
+    def __init__(self, application, clock: Callable[[], float] = time.monotonic) -> None:
         self.application = application
+        self.clock = clock
+        self._logged_at: float | None = None
+        self._unlogged = 0  # refusals since the last warning
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket":
             try:
                 check_handshake(scope)
             except HandshakeRefused as exc:
-                logger.warning("websocket refused from %s: %s", (scope.get("client") or ["?"])[0], exc)
+                self._log(scope, exc)
                 return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)
+
+    def _log(self, scope: dict, exc: HandshakeRefused) -> None:
+        now = self.clock()
+        if self._logged_at is not None and now - self._logged_at < LOG_INTERVAL:
+            self._unlogged += 1
+            return
+        more = f" ({self._unlogged} more refused since the last report)" if self._unlogged else ""
+        logger.warning("websocket refused from %s: %s%s", (scope.get("client") or ["?"])[0], exc, more)
+        self._logged_at, self._unlogged = now, 0

@@ -164,3 +164,28 @@ def test_a_wss_scope_is_https():
 )
 def test_parse_origin_normalises(text, expected):
     assert parse_origin(text) == expected
+
+
+async def test_refusals_are_denied_and_logged_once_per_interval(caplog):
+    from channels.testing import WebsocketCommunicator
+
+    from telephony_site import origin as module
+
+    reached = []
+
+    async def app(scope, receive, send):
+        reached.append(scope)
+
+    clock = [1000.0]
+    validator = module.StrictOriginValidator(app, clock=lambda: clock[0])
+    caplog.set_level("WARNING", logger="telephony_site.origin")
+    for _ in range(3):
+        headers = [(b"host", b"localhost:2013"), (b"origin", b"https://evil.example")]
+        connected, _ = await WebsocketCommunicator(validator, "/ws/telephony/", headers=headers).connect(timeout=5)
+        assert connected is False
+    clock[0] += module.LOG_INTERVAL
+    await WebsocketCommunicator(validator, "/ws/telephony/", headers=[(b"host", b"localhost:2013")]).connect(timeout=5)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and "evil.example" in messages[0]
+    assert "no Origin" in messages[1] and "(2 more refused since the last report)" in messages[1]
+    assert reached == []
