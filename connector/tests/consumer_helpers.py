@@ -92,13 +92,15 @@ class Tracker:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(client, calls: dict | None = None, limit: int = 10):
+async def running_worker(client, calls: dict | None = None, limit: int = 10, global_limit: int = 0):
     """Serve ``connector.command`` messages like the worker does, with a real CommandHandler."""
     from django.conf import settings
 
     from connector.ratelimit import MemoryRateLimiter
 
-    handler = CommandHandler(client, Tracker(calls or {}), settings.ASTERISK, MemoryRateLimiter(limit, 60))
+    handler = CommandHandler(
+        client, Tracker(calls or {}), settings.ASTERISK, MemoryRateLimiter(limit, 60, global_limit=global_limit)
+    )
     layer = get_channel_layer()
 
     async def serve():

@@ -138,3 +138,24 @@ def test_operators_cannot_see_the_audit_log(client, alice, entries):
     client.force_login(alice)
     response = client.get("/admin/connector/auditentry/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+async def test_users_together_over_the_global_limit_are_refused_and_audited(alice, bob, make_operator):
+    erin = await database_sync_to_async(make_operator)("erin", "308")
+    client = RecordingClient()
+    async with running_worker(client, limit=10, global_limit=2):
+        replies = {}
+        for user in (alice, bob, erin):
+            ws, _ = await connect_user(user)
+            await ws.send_json_to({"type": "call", "ref": 1, "number": "79161234567"})
+            replies[user.username] = await ws.receive_json_from(timeout=5)
+            await ws.disconnect()
+    assert [replies[name]["ok"] for name in ("alice", "bob", "erin")] == [True, True, False]
+    assert replies["erin"]["error"]["code"] == "rate_limited" and replies["erin"]["error"]["retry_after"] > 0
+    assert len(client.sent) == 2
+    await audit.drain()
+    assert [(row[0], row[4]) for row in await audit_rows()] == [
+        ("alice", "ok"),
+        ("bob", "ok"),
+        ("erin", "rate_limited"),
+    ]

@@ -157,3 +157,37 @@ def test_a_debug_error_report_holds_no_secret(rf, settings):
     html, text = reporter.get_traceback_html(), reporter.get_traceback_text()
     assert "ASTERISK" in html and "pbx.example.org" in html  # the settings really are in the report
     assert SECRET not in html and SECRET not in text
+
+
+@pytest.mark.timeout(30)
+async def test_the_secret_stays_out_of_debug_logs_through_a_cut_message_and_an_action_timeout(caplog):
+    # Plan case 36 with faults 4 (message cut by a reset) and 8 (an action never answered).
+    import asyncio
+    import logging
+
+    from connector.client import AmiActionError, AmiClient
+    from connector.tests.test_client import SECRET as AMI_SECRET
+    from connector.tests.test_client import options, running
+    from tests.fakeami import ClientProbe, FakeAMI
+
+    caplog.set_level(logging.DEBUG)
+    recorded, errors = bytearray(), []
+    async with FakeAMI(secret=AMI_SECRET) as ami:
+        probe = ClientProbe()
+        client = AmiClient(options(ami), on_raw=lambda d, data, t: recorded.extend(data), **probe.callbacks())
+        async with running(client):
+            await client.wait_connected(5)
+            await ami.send_raw(b"Event: Newchannel\r\nChannel: SIP/305-0000")
+            await asyncio.sleep(0.05)
+            ami.rst_now()
+            await ami.wait_for(lambda: len(ami.sessions) == 2 and client.logged_in, timeout=10)
+            ami.never_answer("Originate")
+            with pytest.raises(AmiActionError) as info:
+                await client.send_action("Originate", {"Channel": "SIP/305"}, timeout=0.3)
+            errors.append(str(info.value))
+            assert info.value.code == "pbx_timeout"
+        errors.extend(detail for _state, detail in probe.states)
+        assert bytes(ami.raw).count(AMI_SECRET.encode()) == 2  # sent at each of the two logins...
+    assert AMI_SECRET.encode() not in recorded  # ...but never recorded,
+    assert caplog.records and AMI_SECRET not in caplog.text  # logged at DEBUG,
+    assert not any(AMI_SECRET in error for error in errors)  # or put in an error or a state
