@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -174,3 +175,31 @@ async def test_an_operator_gets_hello_errors_and_a_refused_2_mib_frame(daphne_ur
     assert info.value.rcvd is None or info.value.rcvd.code == 1009
     async with connect(daphne_url, origin=_origin(daphne_url), additional_headers=headers, open_timeout=10) as ws:
         assert json.loads(await ws.recv())["type"] == "hello"  # the node still serves
+
+
+async def test_a_thousand_messages_a_second_close_the_socket_and_the_node_keeps_serving(daphne_url, alice, bob):
+    # Plan case 25: a flooding client is cut off with 4008; another operator's socket is unaffected.
+    from channels.db import database_sync_to_async
+
+    alice_cookie = await database_sync_to_async(_cookie)(alice)
+    bob_cookie = await database_sync_to_async(_cookie)(bob)
+    origin = _origin(daphne_url)
+    async with connect(daphne_url, origin=origin, additional_headers={"Cookie": bob_cookie}, open_timeout=10) as bob_ws:
+        assert json.loads(await bob_ws.recv())["type"] == "hello"
+        async with connect(
+            daphne_url, origin=origin, additional_headers={"Cookie": alice_cookie}, open_timeout=10
+        ) as ws:
+            assert json.loads(await ws.recv())["type"] == "hello"
+            started = time.monotonic()
+            try:
+                for _ in range(1000):
+                    await ws.send("{}")
+            except ConnectionClosed:
+                pass  # closed while still sending
+            with pytest.raises(ConnectionClosed) as info:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            assert info.value.rcvd.code == 4008
+            assert time.monotonic() - started < 10
+        await bob_ws.send(json.dumps({"type": "snapshot", "ref": 1}))
+        assert json.loads(await asyncio.wait_for(bob_ws.recv(), 10))["type"] == "hello"
