@@ -134,12 +134,14 @@
       if (state === "active") {
         box.append(button(label("hold"), "tp-hold", () => this.panel.command({ type: "hold", call_id: id }), label("hold") + ": " + who));
       }
-      if (state === "held") {
+      // While consulting, the tracker reports the caller's call as held: finishing the transfer is what is left.
+      const consulting = (state === "active" || state === "held") && this.panel.transfers.has(id);
+      if (state === "held" && !consulting) {
         box.append(
           button(label("resume"), "tp-resume", () => this.panel.command({ type: "resume", call_id: id }), label("resume") + ": " + who),
         );
       }
-      if (state === "active" && this.panel.transfers.has(id)) {
+      if (consulting) {
         box.append(
           button(label("transfer_complete"), "tp-transfer-complete", () => this.panel.command({ type: "transfer_complete", call_id: id })),
           button(label("transfer_cancel"), "tp-transfer-cancel", () => this.panel.command({ type: "transfer_cancel", call_id: id })),

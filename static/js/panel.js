@@ -110,7 +110,8 @@
 
     applyCall(call, type) {
       this.calls.set(call.id, call);
-      if (type === "call.transferred" || call.state === "ended") this.transfers.delete(call.id);
+      // The caller is back with the operator (consultation cancelled or refused): no transfer is running.
+      if (type === "call.transferred" || type === "call.resumed" || call.state === "ended") this.transfers.delete(call.id);
       this.cardView.render(call);
       this.syncPopups();
       if (call.state === "ended" && !this.endedTimers.has(call.id)) {

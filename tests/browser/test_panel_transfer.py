@@ -1,0 +1,46 @@
+"""Attended transfer in the panel as the tracker reports it: the caller's call is held while consulting."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.fakesocket import make_call
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
+
+
+def _start_attended_transfer(page, panel) -> object:
+    panel.hello([make_call("c1", "active")], seq=1)
+    card = page.locator('.tp-call[data-call-id="c1"]')
+    card.locator(".tp-transfer-toggle").click()
+    card.locator(".tp-transfer-number").fill("306")
+    card.locator(".tp-transfer-attended").click()
+    panel.result(panel.wait_command("transfer"))
+    # Atxfer moves the operator's phone into the consultation: the call with the caller is held.
+    panel.push({"type": "call.held", "seq": 2, "call": make_call("c1", "held")})
+    page.locator('.tp-call[data-call-id="c1"][data-state="held"]').wait_for()
+    return card
+
+
+def test_a_held_call_being_consulted_offers_complete_and_cancel_not_resume(page, panel):
+    card = _start_attended_transfer(page, panel)
+    card.locator(".tp-transfer-complete").wait_for()
+    assert card.locator(".tp-transfer-cancel").count() == 1
+    assert card.locator(".tp-resume").count() == 0
+    card.locator(".tp-transfer-complete").click()
+    assert panel.wait_command("transfer_complete")["call_id"] == "c1"
+
+
+def test_the_caller_coming_back_ends_the_consultation_buttons(page, panel):
+    card = _start_attended_transfer(page, panel)
+    card.locator(".tp-transfer-cancel").click()
+    cancel = panel.wait_command("transfer_cancel")
+    assert cancel["call_id"] == "c1"
+    # The target refused before the result came: the caller is back first.
+    panel.push({"type": "call.resumed", "seq": 3, "call": make_call("c1", "active")})
+    card.locator(".tp-transfer-toggle").wait_for()
+    assert card.locator(".tp-transfer-complete").count() == 0
+    panel.result(cancel)
+    panel.push({"type": "call.held", "seq": 4, "call": make_call("c1", "held")})
+    card.locator(".tp-resume").wait_for()
+    assert card.locator(".tp-transfer-complete").count() == 0
