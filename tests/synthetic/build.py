@@ -26,7 +26,7 @@ import queues
 import realworld
 import reconnects
 import scenarios
-from scenarios import load, write
+from builder import load, write
 
 SCENARIOS = {
     **scenarios.SCENARIOS,

@@ -15,67 +15,29 @@ recordings have no example, they follow what Asterisk's code does:
 * a line registered from two devices: one Dial creates a channel per device;
 * an attended transfer made on the phone itself (two channels, REFER with Replaces).
 
-Queue situations are in ``queues.py``, which uses ``ring_direct`` and
-``answer_direct`` from here.
+Queue situations are in ``queues.py``; the steps all are made of are in ``builder.py``.
 """
 
 from __future__ import annotations
 
-from scenarios import CALLER, Channel, Scenario, event, msg
+from builder import CALLER, Scenario, event
 
 OP = {line: (line, f"Operator {line}") for line in ("305", "306", "307", "308")}
 SECOND = ("79257654321", "Anna Sidorova")
 THIRD = ("79035550011", "Oleg Ivanov")
 
 
-def ring_direct(s: Scenario, caller_id: tuple, line: str, endpoint: str = "trunk") -> tuple[Channel, Channel]:
-    """A caller (external, or another phone) dials ``line`` directly; it rings (the inbound-answered trace's order)."""
-    trunk = s.channel(endpoint, caller_id)
-    phone = s.channel(line, OP[line], linked=trunk)
-    s.new(trunk)
-    s.state(trunk, "Ring")
-    s.new(phone)
-    s.connected(phone, caller_id)
-    s.dial(trunk, phone, line)
-    s.connected(trunk, OP[line])
-    s.state(phone, "Ringing")
-    return trunk, phone
-
-
-def answer_direct(s: Scenario, trunk: Channel, phone: Channel, bridge: str) -> None:
-    s.state(phone, "Up")
-    s.dial_end(trunk, phone, "ANSWER")
-    s.state(trunk, "Up")
-    s.bridge(bridge, phone, trunk)
-
-
-def caller_hangs_up(s: Scenario, trunk: Channel, phone: Channel, bridge: str) -> None:
-    s.ev("HangupRequest", trunk.snap(), Cause="16")
-    s.leave(bridge, trunk, 1)
-    s.leave(bridge, phone, 0)
-    s.hangup(trunk)
-    s.hangup(phone)
-
-
 def _pickup(caller_id: tuple, endpoint: str) -> list[dict]:
     s = Scenario()
-    trunk, phone = ring_direct(s, caller_id, "305", endpoint)
+    trunk, phone = s.ring_direct(caller_id, "305", endpoint)
     s.at(s.t + 3)
-    picker = s.channel("306", OP["306"])
-    s.new(picker)
-    s.state(picker, "Ring")
-    s.connected(picker, caller_id)  # the picker sees who is calling
-    s.state(picker, "Up")  # ast_answer on the picker
-    s.ev("Rename", phone.snap(), Newname=phone.name + "<ZOMBIE>")
-    s.ev("Pickup", picker.snap(), phone.snap("Target"))
-    phone.name += "<ZOMBIE>"
-    s.hangup(phone, 26, "Answered elsewhere")
+    picker = s.pickup(phone, "306", caller_id)
     s.dial_end(trunk, picker, "ANSWER")  # the caller's Dial now holds the picker's channel
     s.state(trunk, "Up")
     s.bridge("b-pickup", picker, trunk)
     s.connected(trunk, OP["306"])
     s.at(s.t + 3)
-    caller_hangs_up(s, trunk, picker, "b-pickup")
+    s.hangs_up(trunk, picker, "b-pickup")
     return s.finish()
 
 
@@ -113,9 +75,9 @@ def inbound_unregistered() -> list[dict]:
     s.hangup(absent, 20, "Subscriber absent")
     s.state(phone, "Ringing")
     s.at(s.t + 2)
-    answer_direct(s, caller, phone, "b-group")
+    s.answer_direct(caller, phone, "b-group")
     s.at(s.t + 3)
-    caller_hangs_up(s, caller, phone, "b-group")
+    s.hangs_up(caller, phone, "b-group")
     return s.finish()
 
 
@@ -132,8 +94,7 @@ def originate_unregistered() -> list[dict]:
         ("Timeout", "30000"),
         ("Async", "true"),
     ]
-    s.add(msg(("Action", "Originate"), ("ActionID", "rec-5"), *fields), "out")
-    s.add(msg(("Response", "Success"), ("ActionID", "rec-5"), ("Message", "Originate successfully queued")))
+    s.action("Originate", "rec-5", *fields, message="Originate successfully queued")
     s.at(s.t + 0.01)
     s.add(
         event(
@@ -155,32 +116,28 @@ def originate_unregistered() -> list[dict]:
 def call_waiting() -> list[dict]:
     """305 talks; a second caller rings through, 305 holds the first and answers; a third gives up."""
     s = Scenario()
-    first, line_a = ring_direct(s, CALLER, "305")
+    first, line_a = s.ring_direct(CALLER, "305")
     s.at(s.t + 2)
-    answer_direct(s, first, line_a, "b-first")
+    s.answer_direct(first, line_a, "b-first")
     s.at(s.t + 2)
-    second, line_b = ring_direct(s, SECOND, "305")
+    second, line_b = s.ring_direct(SECOND, "305")
     s.at(s.t + 3)
     s.ev("Hold", line_a.snap(), MusicClass="default")
     s.ev("MusicOnHoldStart", first.snap(), Class="default")
-    answer_direct(s, second, line_b, "b-second")
+    s.answer_direct(second, line_b, "b-second")
     s.at(s.t + 4)
-    s.ev("HangupRequest", line_b.snap(), Cause="16")
-    s.leave("b-second", line_b, 1)
-    s.leave("b-second", second, 0)
-    s.hangup(line_b)
-    s.hangup(second)
+    s.hangs_up(line_b, second, "b-second")
     s.ev("Unhold", line_a.snap())
     s.ev("MusicOnHoldStop", first.snap())
     s.at(s.t + 2)
-    third, line_c = ring_direct(s, THIRD, "305")
+    third, line_c = s.ring_direct(THIRD, "305")
     s.at(s.t + 4)
     s.ev("HangupRequest", third.snap(), Cause="16")
     s.dial_end(third, line_c, "CANCEL")
     s.hangup(line_c, 16)
     s.hangup(third, 0, "Unknown")
     s.at(s.t + 1)
-    caller_hangs_up(s, first, line_a, "b-first")
+    s.hangs_up(first, line_a, "b-first")
     return s.finish()
 
 
@@ -213,7 +170,7 @@ def two_devices() -> list[dict]:
             s.state(trunk, "Up")
             s.bridge(bridge, devices[1], trunk)
             s.at(s.t + 3)
-            caller_hangs_up(s, trunk, devices[1], bridge)
+            s.hangs_up(trunk, devices[1], bridge)
         else:
             s.ev("HangupRequest", trunk.snap(), Cause="16")
             for device in devices:
@@ -227,23 +184,15 @@ def two_devices() -> list[dict]:
 def phone_attended_transfer() -> list[dict]:
     """305 holds the caller on his phone, calls 306 on a second channel, then transfers (REFER/Replaces)."""
     s = Scenario()
-    trunk, first = ring_direct(s, CALLER, "305")
+    trunk, first = s.ring_direct(CALLER, "305")
     s.at(s.t + 2)
-    answer_direct(s, trunk, first, "b-caller")
+    s.answer_direct(trunk, first, "b-caller")
     s.at(s.t + 2)
     s.ev("Hold", first.snap(), MusicClass="default")
     s.ev("MusicOnHoldStart", trunk.snap(), Class="default")
-    second = s.channel("305", OP["305"])
-    s.new(second)
-    s.state(second, "Ring")
-    target = s.channel("306", OP["306"], linked=second)
-    s.new(target)
-    s.connected(target, OP["305"])
-    s.dial(second, target, "306")
-    s.connected(second, OP["306"])
-    s.state(target, "Ringing")
+    second, target = s.ring_direct(OP["305"], "306", endpoint="305")
     s.at(s.t + 2)
-    answer_direct(s, second, target, "b-consult")
+    s.answer_direct(second, target, "b-consult")
     s.at(s.t + 3)
     s.ev(
         "AttendedTransfer",
@@ -260,14 +209,14 @@ def phone_attended_transfer() -> list[dict]:
     )
     s.leave("b-consult", second, 1)
     s.leave("b-caller", trunk, 1)
-    s.ev("BridgeEnter", trunk.snap(), BridgeUniqueid="b-consult", BridgeType="basic", BridgeNumChannels="2")
+    s.enter("b-consult", trunk, 2)
     s.ev("MusicOnHoldStop", trunk.snap())
     s.leave("b-caller", first, 0)
     s.hangup(first)
     s.hangup(second)
     s.connected(target, CALLER)
     s.at(s.t + 4)
-    caller_hangs_up(s, trunk, target, "b-consult")
+    s.hangs_up(trunk, target, "b-consult")
     return s.finish()
 
 

@@ -6,14 +6,13 @@ live; Uniqueids of live channels are unchanged across the reconnect.
 
 from __future__ import annotations
 
-from scenarios import CALLER, Channel, Scenario, event, load, msg
+from builder import CALLER, Channel, Scenario, event, load, msg
 
 
 def _relogin(s: Scenario, listed: list[tuple[Channel, str, str]]) -> None:
     """A reconnect: banner, login, and a CoreShowChannels list of ``(channel, bridge, duration)``."""
     s.add("Asterisk Call Manager/9.0.0\r\n")
-    s.add(msg(("Action", "Login"), ("ActionID", "rec-20"), ("Username", "terrasoft"), ("Secret", "terrasoft")), "out")
-    s.add(msg(("Response", "Success"), ("ActionID", "rec-20"), ("Message", "Authentication accepted")))
+    s.action("Login", "rec-20", ("Username", "terrasoft"), ("Secret", "terrasoft"), message="Authentication accepted")
     s.add(msg(("Event", "FullyBooted"), ("Privilege", "system,all"), ("Status", "Fully Booted")))
     s.add(msg(("Action", "CoreShowChannels"), ("ActionID", "rec-21")), "out")
     s.add(
@@ -36,45 +35,28 @@ def _relogin(s: Scenario, listed: list[tuple[Channel, str, str]]) -> None:
 
 def reconnect_mid_call() -> list[dict]:
     """The AMI link drops during an answered call and comes back with the call still up."""
-    records = load("inbound-answered")
-    cut = next(i for i, r in enumerate(records) if r["t"] > 4.0)
-    s = Scenario()
-    s.records = records[:cut]
-    s.t = records[cut - 1]["t"]
-    s.at(5.0)
+    s = Scenario.resume("inbound-answered", after=4.0, at=5.0)
     trunk = Channel("SIP/trunk-00000029", "1795700624.92", "1795700624.92", CALLER, ("305", "Operator 305"))
     phone = Channel("SIP/305-0000002a", "1795700624.93", "1795700624.92", ("305", "Operator 305"), CALLER)
     trunk.state = phone.state = "Up"
     bridge = "49ad526c-cbc8-4ffe-beb9-1dd04f66f862"
     _relogin(s, [(trunk, bridge, "00:00:05"), (phone, bridge, "00:00:05")])
-    rest = [r for r in records[cut:] if r["t"] > 6.0]
+    rest = [r for r in load("inbound-answered") if r["t"] > 6.0]
     return s.records + rest
 
 
 def reconnect_outage() -> list[dict]:
     """During an outage 305's call ends and a new call rings 306; 306 answers after the reconnect."""
-    records = load("inbound-answered")
-    cut = next(i for i, r in enumerate(records) if r["t"] > 4.0)
-    s = Scenario()
-    s.records = records[:cut]
-    s.t = records[cut - 1]["t"]
-    s.at(20.0)
+    s = Scenario.resume("inbound-answered", after=4.0, at=20.0)
     s._uid = 500
     trunk = s.channel("trunk", CALLER)
     phone = s.channel("306", ("306", "Operator 306"), linked=trunk, cl=CALLER)
     trunk.state, phone.state = "Ring", "Ringing"
     _relogin(s, [(trunk, "", "00:00:04"), (phone, "", "00:00:03")])
     s.at(22.0)
-    s.state(phone, "Up")
-    s.dial_end(trunk, phone, "ANSWER")
-    s.state(trunk, "Up")
-    s.bridge("b-after", phone, trunk)
+    s.answer_direct(trunk, phone, "b-after")
     s.at(25.0)
-    s.ev("HangupRequest", trunk.snap(), Cause="16")
-    s.leave("b-after", trunk, 1)
-    s.leave("b-after", phone, 0)
-    s.hangup(trunk)
-    s.hangup(phone)
+    s.hangs_up(trunk, phone, "b-after")
     return s.finish()
 
 
