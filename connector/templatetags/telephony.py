@@ -61,6 +61,13 @@ def panel_labels() -> dict[str, str]:
         "active": _("Talking"),
         "held": _("On hold"),
         "ended": _("Ended"),
+        # The same words as the call history's results (connector.models.EndReason).
+        "end_no_answer": _("No answer"),
+        "end_busy": _("Busy"),
+        "end_failed": _("Failed"),
+        "end_cancelled": _("Cancelled"),
+        "end_answered_elsewhere": _("Answered elsewhere"),
+        "end_transferred": _("Transferred"),
         "unknown_number": _("Unknown number"),
         "hangup": _("Hang up"),
         "reject": _("Reject"),

@@ -68,7 +68,12 @@
       card.setAttribute("aria-label", label(call.direction) + ": " + partyText(call));
 
       const top = el("div", "tp-call-top");
-      top.append(el("span", "tp-direction", label(call.direction)), el("span", "tp-state", label(call.state)));
+      let stateText = label(call.state);
+      // An ended card says why when it is not an ordinary end: transferred, busy, missed...
+      if (call.state === "ended" && call.end_reason && call.end_reason !== "completed") {
+        stateText += " · " + label("end_" + call.end_reason);
+      }
+      top.append(el("span", "tp-direction", label(call.direction)), el("span", "tp-state", stateText));
       const timer = el("span", "tp-timer", "");
       timer.setAttribute("role", "timer");
       top.append(timer);

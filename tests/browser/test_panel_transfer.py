@@ -44,3 +44,24 @@ def test_the_caller_coming_back_ends_the_consultation_buttons(page, panel):
     panel.push({"type": "call.held", "seq": 4, "call": make_call("c1", "held")})
     card.locator(".tp-resume").wait_for()
     assert card.locator(".tp-transfer-complete").count() == 0
+
+
+def test_an_ended_card_says_the_call_was_transferred(page, panel):
+    panel.hello([make_call("c1", "active")], seq=1)
+    card = page.locator('.tp-call[data-call-id="c1"]')
+    card.wait_for()
+    panel.push({"type": "call.transferred", "seq": 2, "call": make_call("c1", "active")})
+    ended = make_call("c1", "ended", end_reason="transferred", duration=12)
+    panel.push({"type": "call.ended", "seq": 3, "call": ended})
+    page.locator('.tp-call[data-call-id="c1"][data-state="ended"]').wait_for()
+    assert card.locator(".tp-state").text_content() == "Ended · Transferred"
+    assert card.locator(".tp-timer").text_content() == "00:12"
+
+
+def test_an_ordinary_end_shows_no_reason(page, panel):
+    panel.hello([make_call("c1", "active")], seq=1)
+    card = page.locator('.tp-call[data-call-id="c1"]')
+    card.wait_for()
+    panel.push({"type": "call.ended", "seq": 2, "call": make_call("c1", "ended", end_reason="completed")})
+    page.locator('.tp-call[data-call-id="c1"][data-state="ended"]').wait_for()
+    assert card.locator(".tp-state").text_content() == "Ended"
