@@ -22,6 +22,7 @@ from connector.ami.replay import replay_records
 from connector.ami.trace import TraceRecord, read_trace
 from connector.ami.tracker import TrackerConfig
 from connector.simulator import SimConfig, Simulator
+from connector.simulator.wire import Channel
 
 TRACES = Path(__file__).resolve().parents[2] / "tests" / "traces" / "asterisk-20.20.1-sip"
 RING = 0.15  # seconds a phone rings before answering (the recordings used 2-3 s)
@@ -102,10 +103,29 @@ def talking(sim: Simulator, line: str) -> bool:
     return any(c.line == line and c.state == 6 and c.bridge is not None for c in sim.pbx.channels.values())
 
 
-async def inbound_answered(sim: Simulator, client: Recorder) -> None:
+async def answered_by_305(sim: Simulator, dialled: str = "74951230305") -> Channel:
+    """Ivan Petrov calls ``dialled`` and 305 answers after ``RING``; his channel, once they talk."""
     sim.set_phone("305", "answer", RING)
-    caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
+    caller = sim.call_in("79161234567", "Ivan Petrov", dialled)
     await until(lambda: talking(sim, "305"))
+    return caller
+
+
+def click_to_call_305(sim: Simulator, client: Recorder) -> str:
+    """The connector's Originate for 305 to call 79031112233, as the recordings sent it; its ActionID."""
+    return client.send(
+        "Originate",
+        Channel=f"{sim.config.protocol}305",
+        Context="from-internal",
+        Exten="79031112233",
+        Priority="1",
+        Async="true",
+        CallerID='"79031112233" <79031112233>',
+    )
+
+
+async def inbound_answered(sim: Simulator, client: Recorder) -> None:
+    caller = await answered_by_305(sim)
     await asyncio.sleep(TALK)
     sim.hangup(caller)
 
@@ -134,15 +154,7 @@ async def outbound_from_phone(sim: Simulator, client: Recorder) -> None:
 async def click_to_call(sim: Simulator, client: Recorder) -> None:
     sim.set_phone("305", "answer", RING)
     sim.set_far_end("answer", RING)
-    client.send(
-        "Originate",
-        Channel=f"{sim.config.protocol}305",
-        Context="from-internal",
-        Exten="79031112233",
-        Priority="1",
-        Async="true",
-        CallerID='"79031112233" <79031112233>',
-    )
+    click_to_call_305(sim, client)
     await until(lambda: talking(sim, "305"))
     await asyncio.sleep(TALK)
     sim.hangup_line("305")
@@ -150,15 +162,7 @@ async def click_to_call(sim: Simulator, client: Recorder) -> None:
 
 async def originate_failed(sim: Simulator, client: Recorder) -> None:
     sim.set_phone("305", "busy")
-    action_id = client.send(
-        "Originate",
-        Channel=f"{sim.config.protocol}305",
-        Context="from-internal",
-        Exten="79031112233",
-        Priority="1",
-        Async="true",
-        CallerID='"79031112233" <79031112233>',
-    )
+    action_id = click_to_call_305(sim, client)
     await client.wait_for(lambda m: m.event == "OriginateResponse" and m.action_id == action_id)
 
 
@@ -171,9 +175,7 @@ async def internal_call(sim: Simulator, client: Recorder) -> None:
 
 
 async def hold_by_park_and_return(sim: Simulator, client: Recorder) -> None:
-    sim.set_phone("305", "answer", RING)
-    caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
-    await until(lambda: talking(sim, "305"))
+    caller = await answered_by_305(sim)
     client.send(
         "Park",
         Channel=caller.name,
@@ -198,10 +200,8 @@ async def hold_by_park_and_return(sim: Simulator, client: Recorder) -> None:
 
 
 async def queue_answered(sim: Simulator, client: Recorder) -> None:
-    sim.set_phone("305", "answer", RING)
     sim.set_phone("306", "no_answer")
-    caller = sim.call_in("79161234567", "Ivan Petrov", "74951230000")
-    await until(lambda: talking(sim, "305"))
+    caller = await answered_by_305(sim, dialled="74951230000")
     client.send("QueuePause", Interface="Local/305@from-queue/n", Paused="true", Reason="break")
     await client.wait_for(lambda m: m.event == "QueueMemberPause" and m.get("Paused") == "1")
     client.send("QueuePause", Interface="Local/305@from-queue/n", Paused="false")
@@ -210,10 +210,8 @@ async def queue_answered(sim: Simulator, client: Recorder) -> None:
 
 
 async def blind_transfer(sim: Simulator, client: Recorder) -> None:
-    sim.set_phone("305", "answer", RING)
     sim.set_phone("306", "answer", RING)
-    caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
-    await until(lambda: talking(sim, "305"))
+    caller = await answered_by_305(sim)
     client.send("BlindTransfer", Channel=channel_of(sim, "305").name, Exten="306", Context="from-internal")
     await until(lambda: talking(sim, "306"))
     await asyncio.sleep(TALK)
@@ -221,10 +219,8 @@ async def blind_transfer(sim: Simulator, client: Recorder) -> None:
 
 
 async def attended_transfer(sim: Simulator, client: Recorder) -> None:
-    sim.set_phone("305", "answer", RING)
     sim.set_phone("306", "answer", RING)
-    caller = sim.call_in("79161234567", "Ivan Petrov", "74951230305")
-    await until(lambda: talking(sim, "305"))
+    caller = await answered_by_305(sim)
     client.send("Atxfer", Channel=channel_of(sim, "305").name, Exten="306", Context="from-internal")
     await until(lambda: talking(sim, "306"))
     await asyncio.sleep(TALK)
