@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from pathlib import Path
 
 import pytest
 from channels.layers import InMemoryChannelLayer
@@ -14,24 +12,14 @@ from connector.ami.trace import incoming, read_trace
 from connector.ami.tracker import CallTracker, TrackerConfig
 from connector.config import ConnectorConfig
 from connector.publisher import COMMAND_CHANNEL, CONNECTOR_GROUP, Publisher, group_for_line
+from connector.tests.worker_helpers import TRACES, running, scenario_events
 from connector.worker import TraceRecorder, Worker, WorkerParts
 from tests.fakeami import FakeAMI
 
 pytestmark = pytest.mark.timeout(30)
 
 SECRET = "w0rker-secret-never-shown"
-TRACES = Path(__file__).resolve().parents[2] / "tests" / "traces" / "asterisk-20.20.1-sip"
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.2, "fully_booted_wait": 0.5}
-
-
-def scenario_events(name: str) -> list[bytes]:
-    """The live events of a recorded scenario (no banner, no replies to the recorder's actions)."""
-    out = []
-    for record in read_trace(TRACES / name):
-        text = record.data.decode()
-        if record.direction == "in" and text.startswith("Event:") and "\r\nActionID:" not in text:
-            out.append(record.data)
-    return out
 
 
 async def receive_all(layer, channel: str, timeout: float = 0.3) -> list[dict]:
@@ -54,17 +42,6 @@ def make_parts(ami: FakeAMI | None, layer, **config) -> WorkerParts:
         channel_layer=layer,
         client_options=dict(FAST),
     )
-
-
-@contextlib.asynccontextmanager
-async def running(worker: Worker):
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    try:
-        yield task
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
 
 
 async def test_ami_events_become_line_events_on_the_lines_group():
