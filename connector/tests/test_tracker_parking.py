@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from connector.tests.tracker_feed import CALLER, OP305, PHONE, TRUNK, Feeder, ev, park, snap
+from connector.tests.tracker_feed import CALLER, OP305, TRUNK, Feeder, ev, park, snap
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def test_a_parked_caller_who_gives_up_ends_the_call_once():
     feed = Feeder()
-    feed.ring()
-    feed.answer()
-    parked = snap(*TRUNK, cid=CALLER, prefix="Parkee")
-    feed(ev("ParkedCall", parked, ParkingSpace="701", ParkerDialString="SIP/305"))
-    feed(ev("BridgeLeave", snap(*TRUNK), BridgeUniqueid="b1"))
-    feed(ev("BridgeLeave", snap(*PHONE), BridgeUniqueid="b1"))
-    feed.hangup(PHONE)
+    parked = park(feed)
     assert feed.types() == ["call.ringing", "call.answered", "call.held"]
     assert feed.tracker.live_calls("305")[0]["parking_slot"] == "701"
     feed(ev("ParkedCallGiveUp", parked, ParkingSpace="701"))
@@ -28,11 +22,7 @@ def test_a_parked_caller_who_gives_up_ends_the_call_once():
 
 def test_a_parked_call_picked_up_by_another_line_is_transferred_there():
     feed = Feeder()
-    feed.ring()
-    feed.answer()
-    parked = snap(*TRUNK, cid=CALLER, prefix="Parkee")
-    feed(ev("ParkedCall", parked, ParkingSpace="701", ParkerDialString="SIP/305"))
-    feed.hangup(PHONE)
+    parked = park(feed, leave_bridge=False)
     other = ("SIP/306-00000009", "1.9")
     feed(ev("Newchannel", snap(*other, state="Ring", cid=("306", "Operator 306"))))
     feed(ev("UnParkedCall", parked, snap(*other, prefix="Retriever"), ParkingSpace="701"))

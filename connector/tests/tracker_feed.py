@@ -77,13 +77,18 @@ class Feeder:
             self(ev("Hangup", snap(name, uid), Cause=cause, Cause_txt="Normal Clearing"))
 
 
-def park(feed: Feeder) -> dict:
+def park(feed: Feeder, leave_bridge: bool = True) -> dict:
+    """305 answers the caller and parks him in slot 701, then hangs up; the Parkee snapshot.
+
+    ``leave_bridge=False`` leaves out the two BridgeLeave events before the hangup.
+    """
     feed.ring()
     feed.answer()
     parked = snap(*TRUNK, cid=CALLER, prefix="Parkee")
     feed(ev("ParkedCall", parked, ParkingSpace="701", ParkerDialString="SIP/305"))
-    feed(ev("BridgeLeave", snap(*TRUNK), BridgeUniqueid="b1"))
-    feed(ev("BridgeLeave", snap(*PHONE), BridgeUniqueid="b1"))
+    if leave_bridge:
+        feed(ev("BridgeLeave", snap(*TRUNK), BridgeUniqueid="b1"))
+        feed(ev("BridgeLeave", snap(*PHONE), BridgeUniqueid="b1"))
     feed.hangup(PHONE)
     return parked
 
