@@ -35,6 +35,22 @@ async def in_db(fn):
     return await asyncio.to_thread(run)
 
 
+async def start_worker(
+    env: dict[str, str], *args: str, stdout: int | None = None, stderr: int | None = None
+) -> asyncio.subprocess.Process:
+    """``manage.py ami_worker`` with ``args`` as a process of its own, run from the project root."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "manage.py", "ami_worker", *args, cwd=ROOT, env=env, stdout=stdout, stderr=stderr
+    )
+
+
+async def kill_if_running(process: asyncio.subprocess.Process) -> None:
+    """Kill a worker process a test left running (a failed assertion, a timeout) and reap it."""
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
 def worker_env(ami: FakeAMI, **extra: str) -> dict[str, str]:
     from django.db import connection
 
@@ -63,17 +79,8 @@ async def test_the_worker_process_exits_cleanly_on_a_signal_and_leaves_a_recordi
 
     record = tmp_path / "traffic.jsonl"
     async with FakeAMI(secret=SECRET) as ami:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "manage.py",
-            "ami_worker",
-            "--record",
-            str(record),
-            cwd=ROOT,
-            env=worker_env(ami),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        pipe = asyncio.subprocess.PIPE
+        process = await start_worker(worker_env(ami), "--record", str(record), stdout=pipe, stderr=pipe)
         try:
             await ami.wait_for(lambda: ami.actions_named("QueueStatus"), timeout=30)
             await ami.push_event({"Event": "DeviceStateChange", "Device": "SIP/305", "State": "INUSE"})
@@ -81,8 +88,7 @@ async def test_the_worker_process_exits_cleanly_on_a_signal_and_leaves_a_recordi
             process.send_signal(signum)
             stdout, stderr = await asyncio.wait_for(process.communicate(), 15)
         finally:
-            if process.returncode is None:
-                process.kill()
+            await kill_if_running(process)
         assert process.returncode == 0, stderr.decode()
         assert ami.actions_named("Logoff"), "a clean stop logs off"
     log = stderr.decode()
@@ -102,9 +108,7 @@ async def test_the_worker_refuses_to_start_without_credentials(tmp_path):
     async with FakeAMI() as ami:
         env = worker_env(ami)
         del env["ASTERISK_SECRET"]
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "manage.py", "ami_worker", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
-        )
+        process = await start_worker(env, stderr=asyncio.subprocess.PIPE)
         _out, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode != 0
     assert "ASTERISK_SECRET" in stderr.decode()
@@ -219,17 +223,8 @@ async def test_a_standby_worker_process_takes_over_when_the_leader_is_killed(red
         processes = []
         try:
             for _ in range(2):
-                processes.append(
-                    await asyncio.create_subprocess_exec(
-                        sys.executable,
-                        "manage.py",
-                        "ami_worker",
-                        cwd=ROOT,
-                        env=env,
-                        stdout=asyncio.subprocess.DEVNULL,
-                        stderr=asyncio.subprocess.DEVNULL,
-                    )
-                )
+                quiet = asyncio.subprocess.DEVNULL
+                processes.append(await start_worker(env, stdout=quiet, stderr=quiet))
             await ami.wait_for(lambda: ami.logins, timeout=30)
             await asyncio.sleep(3)
             assert len(ami.logins) == 1  # one active worker, one standby
@@ -248,9 +243,7 @@ async def test_a_standby_worker_process_takes_over_when_the_leader_is_killed(red
             assert took <= 15 + 5 + 2  # the lock TTL plus one standby poll
         finally:
             for process in processes:
-                if process.returncode is None:
-                    process.kill()
-                    await process.wait()
+                await kill_if_running(process)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -261,16 +254,7 @@ async def test_the_worker_replays_file_path_into_the_call_history():
     async with FakeAMI(secret=SECRET) as ami:
         env = worker_env(ami, ASTERISK_FILE_PATH=str(trace))
         del env["ASTERISK_SECRET"]  # a replay needs no credentials
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "manage.py",
-            "ami_worker",
-            "--speed",
-            "0",
-            cwd=ROOT,
-            env=env,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await start_worker(env, "--speed", "0", stderr=asyncio.subprocess.PIPE)
         try:
             for _ in range(300):
                 status = await in_db(ConnectorStatus.get)
@@ -280,8 +264,7 @@ async def test_the_worker_replays_file_path_into_the_call_history():
             process.send_signal(signal.SIGTERM)
             _out, stderr = await asyncio.wait_for(process.communicate(), 15)
         finally:
-            if process.returncode is None:
-                process.kill()
+            await kill_if_running(process)
         assert ami.connections == []  # replaying, not connecting
     assert process.returncode == 0, stderr.decode()
     assert status.detail == "replay of inbound-answered.jsonl finished"

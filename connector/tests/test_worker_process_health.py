@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import sys
 
 import pytest
 
-from connector.tests.test_worker_process import ROOT, SECRET, in_db, worker_env
+from connector.tests.test_worker_process import SECRET, in_db, kill_if_running, start_worker, worker_env
 from connector.tests.worker_helpers import scenario_events
 from tests.fakeami import FakeAMI
 
@@ -47,15 +46,8 @@ async def test_the_worker_process_tracks_configured_lines_heartbeats_and_goes_st
     settings.ASTERISK = dataclasses.replace(settings.ASTERISK, pingInterval=1.0)  # stale after 3 s
     async with FakeAMI(secret=SECRET) as ami:
         env = worker_env(ami, ASTERISK_PING_INTERVAL="1", ASTERISK_PING_TIMEOUT="1", LOG_LEVEL="INFO")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "manage.py",
-            "ami_worker",
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        quiet = asyncio.subprocess.DEVNULL
+        process = await start_worker(env, stdout=quiet, stderr=quiet)
         try:
             await ami.wait_for(lambda: ami.actions_named("QueueStatus"), timeout=30)
             for event in scenario_events("internal-call.jsonl"):
@@ -69,9 +61,7 @@ async def test_the_worker_process_tracks_configured_lines_heartbeats_and_goes_st
             await process.wait()
             code, body = await wait_health("stale", 10)
         finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+            await kill_if_running(process)
     assert (code, body["status"], body["state"]) == (503, "stale", "connected")
     calls = await in_db(lambda: list(Call.objects.values_list("line", "direction")))
     assert calls == [("305", "outbound")]
