@@ -71,7 +71,9 @@
       let stateText = label(call.state);
       // An ended card says why when it is not an ordinary end: transferred, busy, missed...
       if (call.state === "ended" && call.end_reason && call.end_reason !== "completed") {
-        stateText += " · " + label("end_" + call.end_reason);
+        const key = "end_" + call.end_reason;
+        // A reason this page has no words for (a newer server) is left out rather than shown as a key.
+        if (label(key) !== key) stateText += " · " + label(key);
       }
       top.append(el("span", "tp-direction", label(call.direction)), el("span", "tp-state", stateText));
       const timer = el("span", "tp-timer", "");

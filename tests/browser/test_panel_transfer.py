@@ -65,3 +65,12 @@ def test_an_ordinary_end_shows_no_reason(page, panel):
     panel.push({"type": "call.ended", "seq": 2, "call": make_call("c1", "ended", end_reason="completed")})
     page.locator('.tp-call[data-call-id="c1"][data-state="ended"]').wait_for()
     assert card.locator(".tp-state").text_content() == "Ended"
+
+
+def test_an_end_reason_without_a_label_is_left_out(page, panel):
+    panel.hello([make_call("c1", "active")], seq=1)
+    card = page.locator('.tp-call[data-call-id="c1"]')
+    card.wait_for()
+    panel.push({"type": "call.ended", "seq": 2, "call": make_call("c1", "ended", end_reason="rerouted")})
+    page.locator('.tp-call[data-call-id="c1"][data-state="ended"]').wait_for()
+    assert card.locator(".tp-state").text_content() == "Ended"
