@@ -37,14 +37,25 @@ async def reconnect(node, session: str, attempts: int = 5):
             await asyncio.sleep(0.5)
 
 
+async def alice_tab(nodes, alice_session, **env: str):
+    """One node started with ``env`` and alice's panel socket on it: ``(node, session, socket)``."""
+    _user, session = alice_session
+    (node,) = nodes.start(1, **env)
+    return node, session, await open_socket(node, session)
+
+
+async def close_tab(tab) -> None:
+    """Close the socket and the test's channel layer pools (a test may have swapped the layer)."""
+    await tab.close()
+    await get_channel_layer().close_pools()
+
+
 async def test_a_redis_restart_closes_sockets_and_the_reconnect_restores_them(
     nodes, redis_server, test_layer, alice_session
 ):
     from connector.models import LineState
 
-    _user, session = alice_session
-    (node,) = nodes.start(1, CHAOS_REJOIN_INTERVAL=REJOIN)
-    tab = await open_socket(node, session)
+    node, session, tab = await alice_tab(nodes, alice_session, CHAOS_REJOIN_INTERVAL=REJOIN)
     try:
         assert (await receive(tab))["seq"] == 0
         layer = get_channel_layer()
@@ -74,8 +85,7 @@ async def test_a_redis_restart_closes_sockets_and_the_reconnect_restores_them(
         await layer.group_send(LINE_GROUP, ringing(3, "after"))
         assert (await receive(tab))["call"]["id"] == "after"
     finally:
-        await tab.close()
-        await get_channel_layer().close_pools()
+        await close_tab(tab)
 
 
 async def test_groups_lost_under_an_open_socket_are_rejoined_and_missed_events_made_good(
@@ -83,9 +93,7 @@ async def test_groups_lost_under_an_open_socket_are_rejoined_and_missed_events_m
 ):
     from connector.models import LineState
 
-    _user, session = alice_session
-    (node,) = nodes.start(1, CHAOS_REJOIN_INTERVAL=REJOIN)
-    tab = await open_socket(node, session)
+    _node, _session, tab = await alice_tab(nodes, alice_session, CHAOS_REJOIN_INTERVAL=REJOIN)
     try:
         assert (await receive(tab))["seq"] == 0
         layer = get_channel_layer()
@@ -107,8 +115,7 @@ async def test_groups_lost_under_an_open_socket_are_rejoined_and_missed_events_m
         after = await receive_until(tab, lambda message: message.get("seq") == 2, timeout=10)
         assert after["call"]["id"] == "after"
     finally:
-        await tab.close()
-        await get_channel_layer().close_pools()
+        await close_tab(tab)
 
 
 async def test_caller_names_are_not_stored_in_plaintext_with_an_encryption_key(
@@ -116,9 +123,7 @@ async def test_caller_names_are_not_stored_in_plaintext_with_an_encryption_key(
 ):
     key = secrets.token_urlsafe(32)
     test_layer(symmetric_encryption_keys=[key])
-    _user, session = alice_session
-    (node,) = nodes.start(1, CHANNEL_LAYER_ENCRYPTION_KEY=key)
-    tab = await open_socket(node, session)
+    _node, _session, tab = await alice_tab(nodes, alice_session, CHANNEL_LAYER_ENCRYPTION_KEY=key)
     try:
         await receive(tab)
         layer = get_channel_layer()
@@ -137,8 +142,7 @@ async def test_caller_names_are_not_stored_in_plaintext_with_an_encryption_key(
         assert b"SECRETNAME" in redis_dump(redis_server)
         await plain.close_pools()
     finally:
-        await tab.close()
-        await get_channel_layer().close_pools()
+        await close_tab(tab)
 
 
 def redis_dump(redis_server) -> bytes:
@@ -165,9 +169,7 @@ def redis_dump(redis_server) -> bytes:
 
 async def test_the_group_refresh_never_brings_back_a_closed_socket(nodes, redis_server, test_layer, alice_session):
     # Guard for the refresh above: a socket that is gone does not come back as a group member.
-    _user, session = alice_session
-    (node,) = nodes.start(1, CHAOS_REJOIN_INTERVAL=REJOIN)
-    tab = await open_socket(node, session)
+    _node, _session, tab = await alice_tab(nodes, alice_session, CHAOS_REJOIN_INTERVAL=REJOIN)
     await receive(tab)
     await tab.close()
     with pytest.raises(ConnectionClosed):
