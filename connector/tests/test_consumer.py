@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 
 from connector.publisher import CONNECTOR_GROUP, group_for_line, group_for_user
 from connector.tests.consumer_helpers import (
@@ -16,15 +16,7 @@ from connector.tests.consumer_helpers import (
     session_cookie,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_layer():
-    # The in-memory layer's queues belong to one event loop; each test gets its own.
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30), pytest.mark.usefixtures("fresh_layer")]
 
 
 def event(line, seq, kind="call.ringing", call_id="c9"):
