@@ -101,10 +101,7 @@ def attended_transfer_cancelled_ringing() -> list[dict]:
 def queue_attended_transfer_cancelled() -> list[dict]:
     """305 answered a queue call, consults 306 (ringing), and cancels: back in the queue leg's bridge."""
     s = Scenario()
-    trunk = s.answered_trunk()
-    members = s.queue_ring(trunk, ["305"])
-    s.at(s.t + 2)
-    s.queue_answer(trunk, members, "305")
+    trunk, members = s.queue_call_answered("305")
     _one, two, phone = members["305"]
     q2 = f"q2-{phone.uniqueid}"
     s.at(s.t + 2)

@@ -209,12 +209,24 @@ class Scenario:
         self.state(trunk, "Up")
         self.bridge(bridge, phone, trunk)
 
-    def inbound_answered(self, line: str) -> tuple[Channel, Channel]:
-        """The external caller reaches ``line`` directly; the phone answers after 2 s."""
-        trunk, phone = self.ring_direct(CALLER, line)
+    def answered_direct(
+        self, line: str, caller_id: tuple = CALLER, bridge: str = "", endpoint: str = "trunk"
+    ) -> tuple[Channel, Channel]:
+        """``ring_direct``, and the phone answers after 2 s (``bridge`` defaults to ``b-<its Uniqueid>``)."""
+        trunk, phone = self.ring_direct(caller_id, line, endpoint)
         self.at(self.t + 2)
-        self.answer_direct(trunk, phone, f"b-{phone.uniqueid}")
+        self.answer_direct(trunk, phone, bridge or f"b-{phone.uniqueid}")
         return trunk, phone
+
+    def hold(self, phone: Channel, held: Channel) -> None:
+        """The operator puts the call on hold from his phone; the other party hears music."""
+        self.ev("Hold", phone.snap(), MusicClass="default")
+        self.ev("MusicOnHoldStart", held.snap(), Class="default")
+
+    def unhold(self, phone: Channel, held: Channel) -> None:
+        """The operator takes the held party back; the music stops."""
+        self.ev("Unhold", phone.snap())
+        self.ev("MusicOnHoldStop", held.snap())
 
     def dial_on(self, caller: Channel, line: str, caller_id: tuple = CALLER) -> Channel:
         """``caller``, already answered, dials ``line``; its phone rings showing ``caller_id``."""
@@ -274,8 +286,7 @@ class Scenario:
         self.leave(consultation, phone, 0)
         self.destroy(consultation)
         self.enter(bridge, phone, 2)
-        self.ev("Unhold", phone.snap())
-        self.ev("MusicOnHoldStop", held.snap())
+        self.unhold(phone, held)
 
     def queue_ring(self, caller: Channel, lines: list[str], queue: str = "support", join: bool = True) -> dict:
         """``caller`` waits in ``queue``; every member's Local pair dials its phone, which rings."""
@@ -300,6 +311,14 @@ class Scenario:
             self.state(phone, "Ringing")
             self.state(one, "Ringing")
         return members
+
+    def queue_call_answered(self, line: str) -> tuple[Channel, dict]:
+        """The caller joins the queue and its only member ``line`` answers after 2 s: (trunk, members)."""
+        trunk = self.answered_trunk()
+        members = self.queue_ring(trunk, [line])
+        self.at(self.t + 2)
+        self.queue_answer(trunk, members, line)
+        return trunk, members
 
     def queue_ring_stops(self, caller: Channel, members: dict, status: str) -> None:
         """Every member's leg stops ringing: the queue's dial ends ``status``, the phone's ``CANCEL``."""

@@ -36,9 +36,7 @@ def queue_ring_again() -> list[dict]:
 def attended_transfer_to_queue() -> list[dict]:
     """307 consults the queue (extension 600); 305 answers it; 307 hangs up and 305 has the caller."""
     s = Scenario()
-    trunk, phone = s.ring_direct(CALLER, "307")
-    s.at(s.t + 2)
-    s.answer_direct(trunk, phone, "b-orig")
+    trunk, phone = s.answered_direct("307", bridge="b-orig")
     s.at(s.t + 2)
     one, two = s.atxfer(phone, trunk, "600", linked=trunk)
     two.cid = OP["307"]
@@ -104,10 +102,7 @@ def queue_call_pickup() -> list[dict]:
 def queue_blind_transfer() -> list[dict]:
     """305 answers a queue call and blind-transfers it to 306: the transferee is the member's Local ``;2``."""
     s = Scenario()
-    trunk = s.answered_trunk()
-    members = s.queue_ring(trunk, ["305"])
-    s.at(s.t + 2)
-    s.queue_answer(trunk, members, "305")
+    trunk, members = s.queue_call_answered("305")
     one, two, phone = members["305"]
     q2 = f"q2-{phone.uniqueid}"
     s.at(s.t + 3)

@@ -116,19 +116,15 @@ def originate_unregistered() -> list[dict]:
 def call_waiting() -> list[dict]:
     """305 talks; a second caller rings through, 305 holds the first and answers; a third gives up."""
     s = Scenario()
-    first, line_a = s.ring_direct(CALLER, "305")
-    s.at(s.t + 2)
-    s.answer_direct(first, line_a, "b-first")
+    first, line_a = s.answered_direct("305", bridge="b-first")
     s.at(s.t + 2)
     second, line_b = s.ring_direct(SECOND, "305")
     s.at(s.t + 3)
-    s.ev("Hold", line_a.snap(), MusicClass="default")
-    s.ev("MusicOnHoldStart", first.snap(), Class="default")
+    s.hold(line_a, first)
     s.answer_direct(second, line_b, "b-second")
     s.at(s.t + 4)
     s.hangs_up(line_b, second, "b-second")
-    s.ev("Unhold", line_a.snap())
-    s.ev("MusicOnHoldStop", first.snap())
+    s.unhold(line_a, first)
     s.at(s.t + 2)
     third, line_c = s.ring_direct(THIRD, "305")
     s.at(s.t + 4)
@@ -184,15 +180,10 @@ def two_devices() -> list[dict]:
 def phone_attended_transfer() -> list[dict]:
     """305 holds the caller on his phone, calls 306 on a second channel, then transfers (REFER/Replaces)."""
     s = Scenario()
-    trunk, first = s.ring_direct(CALLER, "305")
+    trunk, first = s.answered_direct("305", bridge="b-caller")
     s.at(s.t + 2)
-    s.answer_direct(trunk, first, "b-caller")
-    s.at(s.t + 2)
-    s.ev("Hold", first.snap(), MusicClass="default")
-    s.ev("MusicOnHoldStart", trunk.snap(), Class="default")
-    second, target = s.ring_direct(OP["305"], "306", endpoint="305")
-    s.at(s.t + 2)
-    s.answer_direct(second, target, "b-consult")
+    s.hold(first, trunk)
+    second, target = s.answered_direct("306", OP["305"], bridge="b-consult", endpoint="305")
     s.at(s.t + 3)
     s.ev(
         "AttendedTransfer",

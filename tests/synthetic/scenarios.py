@@ -27,7 +27,7 @@ def queue_abandon() -> list[dict]:
 def transfer_to_queue() -> list[dict]:
     """307 answers a direct call and blind-transfers it to the queue; 306 answers, 305 loses."""
     s = Scenario()
-    trunk, phone = s.inbound_answered("307")
+    trunk, phone = s.answered_direct("307")
     s.at(s.t + 2)
     s.action("BlindTransfer", "rec-5", ("Channel", phone.name), ("Exten", "600"), message="Transfer succeeded")
     s.ev(
@@ -54,7 +54,7 @@ def transfer_to_queue() -> list[dict]:
 def redirect() -> list[dict]:
     """An AMI Redirect sends 305's caller to 306: no transfer event at all; 306 answers."""
     s = Scenario()
-    trunk, phone = s.inbound_answered("305")
+    trunk, phone = s.answered_direct("305")
     s.at(s.t + 2)
     fields = (("Channel", trunk.name), ("Exten", "306"), ("Context", "from-internal"), ("Priority", "1"))
     s.action("Redirect", "rec-5", *fields, message="Redirect successful")
@@ -72,7 +72,7 @@ def redirect() -> list[dict]:
 def park_timeout() -> list[dict]:
     """A parked call times out and comes back to 305 (the dial arrives before ParkedCallTimeOut)."""
     s = Scenario()
-    trunk, phone = s.inbound_answered("305")
+    trunk, phone = s.answered_direct("305")
     s.at(s.t + 2)
     s.add(
         msg(("Action", "Park"), ("ActionID", "rec-5"), ("Channel", trunk.name), ("TimeoutChannel", phone.name)), "out"
@@ -99,13 +99,11 @@ def park_timeout() -> list[dict]:
 def phone_hold() -> list[dict]:
     """305 puts the caller on hold from the phone and takes him back; then hangs up."""
     s = Scenario()
-    trunk, phone = s.inbound_answered("305")
+    trunk, phone = s.answered_direct("305")
     s.at(s.t + 2)
-    s.ev("Hold", phone.snap(), MusicClass="default")
-    s.ev("MusicOnHoldStart", trunk.snap(), Class="default")
+    s.hold(phone, trunk)
     s.at(s.t + 3)
-    s.ev("Unhold", phone.snap())
-    s.ev("MusicOnHoldStop", trunk.snap())
+    s.unhold(phone, trunk)
     s.at(s.t + 2)
     s.hangs_up(phone, trunk, f"b-{phone.uniqueid}")
     return s.finish()
