@@ -107,3 +107,10 @@ class LicencePoolAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         LicencePool.get()
         return super().changelist_view(request, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # A refused form has already written the typed total into obj: title it with the saved pool.
+        if obj is not None and obj.pk:
+            saved = LicencePool.objects.get(pk=obj.pk)
+            context.update(original=saved, subtitle=str(saved))
+        return super().render_change_form(request, context, add, change, form_url, obj)
