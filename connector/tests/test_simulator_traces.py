@@ -209,21 +209,23 @@ async def queue_answered(sim: Simulator, client: Recorder) -> None:
     sim.hangup(caller)
 
 
-async def blind_transfer(sim: Simulator, client: Recorder) -> None:
+async def transferred_to_306(sim: Simulator, client: Recorder, action: str) -> Channel:
+    """305 answers the caller and transfers him to 306 with ``action``; his channel, once 306 talks."""
     sim.set_phone("306", "answer", RING)
     caller = await answered_by_305(sim)
-    client.send("BlindTransfer", Channel=channel_of(sim, "305").name, Exten="306", Context="from-internal")
+    client.send(action, Channel=channel_of(sim, "305").name, Exten="306", Context="from-internal")
     await until(lambda: talking(sim, "306"))
     await asyncio.sleep(TALK)
+    return caller
+
+
+async def blind_transfer(sim: Simulator, client: Recorder) -> None:
+    caller = await transferred_to_306(sim, client, "BlindTransfer")
     sim.hangup(caller)
 
 
 async def attended_transfer(sim: Simulator, client: Recorder) -> None:
-    sim.set_phone("306", "answer", RING)
-    caller = await answered_by_305(sim)
-    client.send("Atxfer", Channel=channel_of(sim, "305").name, Exten="306", Context="from-internal")
-    await until(lambda: talking(sim, "306"))
-    await asyncio.sleep(TALK)
+    caller = await transferred_to_306(sim, client, "Atxfer")
     sim.hangup_line("305")
     await until(lambda: any(c.name.startswith("Local/") for c in sim.pbx.channels.values()) is False)
     await asyncio.sleep(TALK)
