@@ -142,13 +142,21 @@ class CallAdmin(admin.ModelAdmin):
         return csv_response(changelist.get_queryset(request))
 
 
+AGENT_STATE_LABELS = {"ready": _("Ready"), "not_ready": _("Not ready"), "wrap_up": _("Wrap-up")}
+
+
 @admin.register(LineState)
 class LineStateAdmin(admin.ModelAdmin):
     """Each line's event counter and queue agent state (written by the worker)."""
 
-    list_display = ("line", "seq", "agent_state", "agent_reason", "updated_at")
+    list_display = ("line", "seq", "agent", "agent_reason", "updated_at")
     search_fields = ("line",)
     ordering = ("line",)
+
+    @admin.display(description=_("Agent state"), ordering="agent_state")
+    def agent(self, state: LineState) -> str:
+        # The same words as the operator's panel; an unknown code is shown as it is.
+        return str(AGENT_STATE_LABELS.get(state.agent_state, state.agent_state))
 
     def get_readonly_fields(self, request: HttpRequest, obj: LineState | None = None) -> list[str]:
         return [field.name for field in LineState._meta.fields]
