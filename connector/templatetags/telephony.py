@@ -87,6 +87,7 @@ def panel_labels() -> dict[str, str]:
         "incoming_from": _("Incoming call from %(caller)s"),
         "via_queue": _("via queue %(queue)s"),
         "parked_in": _("parked in %(slot)s"),
+        "held_on_phone": _("held on the phone: resume it there"),
         "connected": _("Connected"),
         "connecting": _("Connecting…"),
         "offline": _("Offline, reconnecting in %(seconds)s s"),

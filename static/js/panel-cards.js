@@ -89,6 +89,7 @@
       const meta = [];
       if (call.queue) meta.push(label("via_queue", { queue: call.queue }));
       if (call.parking_slot) meta.push(label("parked_in", { slot: call.parking_slot }));
+      else if (call.state === "held" && !this.panel.transfers.has(call.id)) meta.push(label("held_on_phone"));
       if (meta.length) card.append(el("div", "tp-meta", meta.join(" · ")));
 
       if (call.state !== "ended") card.append(this.actionsFor(call, card));
@@ -143,7 +144,8 @@
       }
       // While consulting, the tracker reports the caller's call as held: finishing the transfer is what is left.
       const consulting = (state === "active" || state === "held") && this.panel.transfers.has(id);
-      if (state === "held" && !consulting) {
+      // Resume picks the call up from its parking slot; a hold made on the phone is ended there.
+      if (state === "held" && !consulting && call.parking_slot) {
         box.append(
           button(label("resume"), "tp-resume", () => this.panel.command({ type: "resume", call_id: id }), label("resume") + ": " + who),
         );

@@ -41,7 +41,8 @@ def test_the_caller_coming_back_ends_the_consultation_buttons(page, panel):
     card.locator(".tp-transfer-toggle").wait_for()
     assert card.locator(".tp-transfer-complete").count() == 0
     panel.result(cancel)
-    panel.push({"type": "call.held", "seq": 4, "call": make_call("c1", "held")})
+    # A later Hold from the panel parks the call: Resume is back, not the transfer buttons.
+    panel.push({"type": "call.held", "seq": 4, "call": make_call("c1", "held", parking_slot="701")})
     card.locator(".tp-resume").wait_for()
     assert card.locator(".tp-transfer-complete").count() == 0
 
@@ -74,3 +75,14 @@ def test_an_end_reason_without_a_label_is_left_out(page, panel):
     panel.push({"type": "call.ended", "seq": 2, "call": make_call("c1", "ended", end_reason="rerouted")})
     page.locator('.tp-call[data-call-id="c1"][data-state="ended"]').wait_for()
     assert card.locator(".tp-state").text_content() == "Ended"
+
+
+def test_a_call_held_on_the_phone_offers_no_resume_that_would_fail(page, panel):
+    panel.hello([make_call("c1", "held"), make_call("c2", "held", parking_slot="701")], seq=1)
+    phone_held = page.locator('.tp-call[data-call-id="c1"]')
+    parked = page.locator('.tp-call[data-call-id="c2"]')
+    parked.locator(".tp-resume").wait_for()
+    assert phone_held.locator(".tp-resume").count() == 0
+    assert phone_held.locator(".tp-hangup").count() == 1
+    assert phone_held.locator(".tp-meta").text_content() == "held on the phone: resume it there"
+    assert parked.locator(".tp-meta").text_content() == "parked in 701"
