@@ -23,6 +23,7 @@
       this.endedTimers = new Map();
       this.connectorState = null;
       this.linkState = "connecting";
+      this.reconnectAt = null;
       this.agent = null;
       this.wrapUpUntil = null;
       this.nodes = {
@@ -161,9 +162,16 @@
       } else if (state === "connecting") {
         node.textContent = label("connecting");
       } else {
-        node.textContent = label("offline", { seconds: Math.ceil((info.delay || 0) / 1000) });
+        this.reconnectAt = Date.now() + (info.delay || 0);
+        this.showCountdown();
       }
       this.root.dataset.link = state;
+    }
+
+    /** "Offline, reconnecting in N s", counted down by tick() so the number stays true. */
+    showCountdown() {
+      const seconds = Math.max(0, Math.ceil((this.reconnectAt - Date.now()) / 1000));
+      this.nodes.link.textContent = label("offline", { seconds: seconds });
     }
 
     // ---- rendering ----
@@ -199,6 +207,7 @@
     }
 
     tick() {
+      if (this.linkState === "offline" && this.reconnectAt) this.showCountdown();
       for (const [id, call] of this.calls) {
         const card = this.cardView.get(id);
         if (card && call.state !== "ended") this.cardView.updateTimer(card, call);

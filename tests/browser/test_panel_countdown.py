@@ -1,0 +1,26 @@
+"""The offline badge counts down to the next connection attempt."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
+
+
+def seconds_shown(page) -> int:
+    text = page.locator("#tp-link").text_content()
+    return int(re.search(r"(\d+) s", text).group(1))
+
+
+def test_the_offline_badge_counts_down(page, panel):
+    panel.hello(seq=0)
+    # A refusal waits the longest backoff step: time enough to watch the number fall.
+    panel.routes[-1].close(code=4402, reason="no_seat")
+    page.locator('#tp-link[data-state="offline"]').wait_for()
+    first = seconds_shown(page)
+    assert first > 3
+    page.wait_for_timeout(2200)
+    later = seconds_shown(page)
+    assert first - 3 <= later <= first - 1
