@@ -116,12 +116,16 @@ class Call(models.Model):
 class LineState(models.Model):
     """Per-line counters and agent state, written in step with the call rows."""
 
-    line = models.CharField(max_length=40, unique=True)
-    seq = models.BigIntegerField(default=0)
-    agent_state = models.CharField(max_length=10, default="ready")
-    agent_reason = models.CharField(max_length=200, blank=True)
-    agent_queues = models.JSONField(default=list, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    line = models.CharField(_("Line"), max_length=40, unique=True)
+    seq = models.BigIntegerField(_("Event counter"), default=0)
+    agent_state = models.CharField(_("Agent state"), max_length=10, default="ready")
+    agent_reason = models.CharField(_("Reason"), max_length=200, blank=True)
+    agent_queues = models.JSONField(_("Queues"), default=list, blank=True)
+    updated_at = models.DateTimeField(_("Updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("line state")
+        verbose_name_plural = _("line states")
 
     def __str__(self) -> str:
         return f"{self.line}: seq {self.seq}, {self.agent_state}"
