@@ -2,7 +2,8 @@
 
 ``profiles.signals.profile_changed`` (profile saved or deleted, account
 activated or deactivated, logout) -> ``user.changed`` to the user's group: each
-socket re-checks and re-joins, re-sends ``hello`` or closes. Logout also sends
+socket re-checks and re-joins, re-sends ``hello`` or closes. A change of ``SysMsgLib``
+sends the same to every operator holding a seat. Logout also sends
 ``user.logout`` with a one-way tag of the session, so exactly the sockets of
 that session (and token sockets) close at once.
 """
@@ -48,9 +49,29 @@ def on_logged_out(sender, request, user, **kwargs) -> None:
     notify_user_sockets(user.pk, {"type": "user.logout", "session": tag})
 
 
+def on_system_setting_saved(sender, instance, **kwargs) -> None:
+    """``SysMsgLib`` changed: every operator's open sockets re-check (and close with 4406 when it is ``none``)."""
+    from profiles.models import Profile
+    from settings.registry import SYS_MSG_LIB
+
+    if instance.code != SYS_MSG_LIB:
+        return
+    user_ids = list(Profile.objects.filter(has_seat=True).values_list("user_id", flat=True))
+
+    def notify() -> None:
+        for user_id in user_ids:
+            notify_user_sockets(user_id, {"type": "user.changed"})
+
+    transaction.on_commit(notify)
+
+
 def connect() -> None:
     """Connect the receivers (called from ``ConnectorConfig.ready``)."""
+    from django.db.models.signals import post_save
+
     from profiles.signals import profile_changed
+    from settings.models import SystemSetting
 
     profile_changed.connect(on_profile_changed, dispatch_uid="connector.sockets.profile_changed")
     user_logged_out.connect(on_logged_out, dispatch_uid="connector.sockets.logged_out")
+    post_save.connect(on_system_setting_saved, sender=SystemSetting, dispatch_uid="connector.sockets.system_setting")
