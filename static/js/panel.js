@@ -87,8 +87,9 @@
       } else if (type === "connector.state") {
         this.renderConnector(msg.state || (msg.connector && msg.connector.state));
       } else if (type === "error") {
-        // A refusal (with close_code) or a malformed command: the server's own words.
-        this.say(label("failed", { message: msg.message || msg.code || "" }), true);
+        // The server's own words; a refusal (with close_code) is a state, not a failed action.
+        const text = msg.message || msg.code || "";
+        this.say(msg.close_code ? text : label("failed", { message: text }), true);
       }
     }
 
