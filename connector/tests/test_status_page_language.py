@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from connector.config import ConnectorConfig
 from connector.models import ConnectorStatus
 
 STATUS_URL = "/admin/connector/connectorstatus/"
+
+
+@pytest.fixture(autouse=True)
+def _default_language_afterwards():
+    # LocaleMiddleware leaves the last request's language active in this thread: do not leak Russian.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
