@@ -32,7 +32,9 @@ class InvalidNumber(ValueError):
 
 
 def _describe(char: str) -> str:
-    """A readable name for a refused character, e.g. ``U+000D (CR)``."""
+    """A readable name for a refused character: ``"a"`` when it can be seen, else e.g. ``U+000D (CR)``."""
+    if unicodedata.category(char)[0] in "LNPS":
+        return f'"{char}"'
     names = {"\r": "CR", "\n": "LF", "\x00": "NUL", "\t": "TAB", " ": "space"}
     name = names.get(char) or unicodedata.name(char, "")
     return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
