@@ -64,3 +64,11 @@ def test_line_states_name_the_agent_state_in_words(client, dave):
     english = client.get(url, headers={"accept-language": "en"}).content.decode()
     assert "Not ready" in english and ">paused<" in english
     assert "Не готов" in client.get(url, headers={"accept-language": "ru"}).content.decode()
+
+
+@pytest.mark.django_db
+def test_switches_read_yes_or_no(status_page):
+    english = status_page("en")
+    assert "<code>asyncOriginate</code></td><td>yes</td>" in english
+    assert "<code>traceQueuesState</code></td><td>no</td>" in english
+    assert "<code>asyncOriginate</code></td><td>да</td>" in status_page("ru")
