@@ -123,6 +123,10 @@ class CallAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
+        # Not a call record may be lost, not even by a superuser's click.
+        return False
+
     @admin.action(description=_("Export selected calls as CSV"), permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Call]) -> StreamingHttpResponse:
         return csv_response(queryset)

@@ -182,3 +182,13 @@ def test_admin_line_state_list_renders(client, dave):
     client.force_login(dave)
     html = client.get(reverse("admin:connector_linestate_changelist")).content.decode()
     assert "305" in html and "lunch" in html
+
+
+def test_admin_cannot_delete_call_history(client, dave, alice):
+    call = make_call(alice, "305", "a1")
+    client.force_login(dave)
+    changelist = client.get(reverse("admin:connector_call_changelist"))
+    assert "delete_selected" not in changelist.content.decode()
+    response = client.post(reverse("admin:connector_call_delete", args=[call.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert Call.objects.filter(pk=call.pk).exists()
