@@ -171,6 +171,11 @@ class CommandHandler:
         return _ok(message)
 
     async def _resume(self, line: str, channels: dict) -> None:
+        consultation = channels.get("consultation_channel")
+        if consultation:
+            # During an attended transfer the caller waits on hold: resuming means cancelling the consultation.
+            await self._send("Hangup", {"Channel": consultation})
+            return
         slot = channels.get("parking_slot")
         if not slot:
             raise CommandError("invalid_state", "This call is not parked.")

@@ -229,6 +229,23 @@ async def test_transfer_complete_and_cancel():
     assert b"Channel: SIP/305-00000048\r\n" in client.sent[1]
 
 
+async def test_resume_during_an_attended_transfer_cancels_the_consultation():
+    calls = {("305", "c1"): {**ALICE_CALL, "consultation_channel": "Local/306@from-internal-00000012;1"}}
+    handler, client = make_handler(calls=calls)
+    result = await handler.handle(msg({"type": "resume", "ref": "r", "call_id": "c1"}))
+    assert result["ok"] and result["error"] is None
+    assert client.sent == [b"Action: Hangup\r\nActionID: t-1\r\nChannel: Local/306@from-internal-00000012;1\r\n\r\n"]
+
+
+async def test_resume_during_an_attended_transfer_reports_asterisks_refusal():
+    calls = {("305", "c1"): {**ALICE_CALL, "consultation_channel": "Local/306@from-internal-00000012;1"}}
+    client = RecordingClient(fail={"Hangup": PbxError("pbx_error", "No such channel")})
+    handler, client = make_handler(calls=calls, client=client)
+    result = await handler.handle(msg({"type": "resume", "ref": "r", "call_id": "c1"}))
+    assert result["error"] == {"code": "pbx_error", "message": "No such channel"}
+    assert client.actions == ["Action: Hangup"]
+
+
 async def test_transfer_cancel_without_a_consultation_is_refused():
     handler, client = make_handler()
     result = await handler.handle(msg({"type": "transfer_cancel", "ref": 1, "call_id": "c1"}))
