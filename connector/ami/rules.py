@@ -105,6 +105,8 @@ class RulesMixin:
                 call.evidence.remote_gone = True
             if call.hold == "park":
                 self._end(call)  # the parked caller gave up
+            elif call.live and call.state == "held" and self._consulting_away(call):
+                self._end(call)  # the caller hung up on hold while the operator consults someone else
         call = channel.call
         if call is None:
             return
@@ -122,6 +124,16 @@ class RulesMixin:
             self._transfer(call)  # the other party was redirected elsewhere
         else:
             self._end(call)
+
+    def _consulting_away(self, call: Call) -> bool:
+        """The operator's phone shares a bridge with someone outside the call (an attended transfer's consultation)."""
+        for uniqueid in call.channels:
+            channel = self.channels.get(uniqueid)
+            if channel is None or is_local(channel) or not channel.bridge:
+                continue
+            if any(u not in call.channels and u != call.remote for u in self.bridges.get(channel.bridge, ())):
+                return True
+        return False
 
     # -- dialling ---------------------------------------------------------------
 

@@ -31,6 +31,8 @@ HAND_BUILT = [
     "attended-transfer-refused",
     "attended-transfer-cancelled",
     "attended-transfer-cancelled-ringing",
+    "attended-transfer-caller-left",
+    "attended-transfer-caller-left-ringing",
     "queue-attended-transfer-cancelled",
     "attended-transfer-to-queue",
     "call-pickup",

@@ -121,7 +121,62 @@ def queue_attended_transfer_cancelled() -> list[dict]:
     return s.finish()
 
 
+def _caller_leaves(answered: bool) -> list[dict]:
+    """Atxfer to 306; the caller, alone on hold in the first bridge, hangs up before the transfer completes.
+
+    305 and 306 go on talking (306 answers after the caller left when he was
+    still ringing), then 305 hangs up: the consultation is torn down.
+    """
+    s, c, bridge, consultation = _consultation(
+        after=7.61 if answered else 4.61, at=9.0 if answered else 6.0, answered=answered
+    )
+    trunk, phone, one, two, target = c["trunk"], c["phone"], c["one"], c["two"], c["target"]
+    far = "02ed27d3-e714-482d-963a-9b0d11348a66"  # 306 talking with the Local ;2 half
+    s.ev("HangupRequest", trunk.snap(), Cause="16")
+    s.ev("MusicOnHoldStop", trunk.snap())
+    s.leave(bridge, trunk, 0)
+    s.destroy(bridge)
+    s.hangup(trunk)
+    if not answered:
+        s.at(s.t + 2)
+        s.state(target, "Up")
+        s.dial_end(two, target, "ANSWER")
+        s.state(two, "Up")
+        s.ev("BridgeCreate", BridgeUniqueid=far, BridgeType="basic", BridgeNumChannels="0")
+        s.enter(far, target, 1)
+        s.state(one, "Up")
+        s.enter(far, two, 2)
+    s.at(s.t + 3)
+    s.ev("HangupRequest", phone.snap(), Cause="16")
+    s.leave(consultation, phone, 1)
+    s.leave(consultation, one, 0)
+    s.destroy(consultation)
+    s.hangup(phone)
+    s.ev("SoftHangupRequest", one.snap(), Cause="16")
+    s.hangup(one)
+    s.ev("SoftHangupRequest", two.snap(), Cause="16")
+    s.leave(far, two, 1)
+    s.ev("HangupRequest", target.snap(), Cause="16")
+    s.leave(far, target, 0)
+    s.destroy(far)
+    s.hangup(two)
+    s.hangup(target)
+    return s.finish()
+
+
+def attended_transfer_caller_left() -> list[dict]:
+    """The caller hangs up while 305 consults 306 (who answered): his call on 305 ends there."""
+    return _caller_leaves(answered=True)
+
+
+def attended_transfer_caller_left_ringing() -> list[dict]:
+    """The caller hangs up while 306 still rings for 305's consultation."""
+    return _caller_leaves(answered=False)
+
+
 SCENARIOS = {
+    "attended-transfer-caller-left": attended_transfer_caller_left,
+    "attended-transfer-caller-left-ringing": attended_transfer_caller_left_ringing,
     "queue-attended-transfer-cancelled": queue_attended_transfer_cancelled,
     "attended-transfer-refused": attended_transfer_refused,
     "attended-transfer-cancelled": attended_transfer_cancelled,

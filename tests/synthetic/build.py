@@ -11,7 +11,7 @@ following the real traces' event order and fields:
   ``atxfer.py``, ``realworld.py`` and ``queues.py``): a caller abandoning a ring-all queue, a transfer to a
   queue, a Redirect, a parked call timing out back to the operator, phone
   Hold/Unhold, reconnects in the middle of a call, attended transfers refused
-  or cancelled, call pickup, unregistered phones, a queue ringing again, call
+  or cancelled or left by the held caller, call pickup, unregistered phones, a queue ringing again, call
   waiting, and an attended transfer to a queue.
 
 The files are committed; this script documents how they were made.
