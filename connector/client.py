@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 from connector.ami.actions import ActionIdGenerator, build_action
 from connector.ami.correlate import Reply, Verdict
@@ -31,14 +31,10 @@ from connector.client_options import (  # noqa: F401  (re-exported: the client's
     Backoff,
     ClientOptions,
 )
-from connector.delivery import Delivery
+from connector.delivery import Delivery, EventCallback, RawHook, ResyncCallback, StateCallback
 
 logger = logging.getLogger(__name__)
 
-EventCallback = Callable[[Message, float], "Awaitable[None] | None"]
-ResyncCallback = Callable[[list[Message], list[Message]], "Awaitable[None] | None"]
-StateCallback = Callable[[str, str], "Awaitable[None] | None"]
-RawHook = Callable[[str, bytes, float], None]
 
 ActionResult = Reply  # response, events (list items or the awaited event), complete_event
 

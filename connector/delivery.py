@@ -13,7 +13,15 @@ import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+
+from connector.ami.message import Message
+
+# The consumers' callbacks (sync or async), as the client takes them.
+EventCallback = Callable[[Message, float], "Awaitable[None] | None"]
+ResyncCallback = Callable[[list[Message], list[Message]], "Awaitable[None] | None"]
+StateCallback = Callable[[str, str], "Awaitable[None] | None"]
+RawHook = Callable[[str, bytes, float], None]
 
 logger = logging.getLogger("connector.client")
 
