@@ -11,6 +11,10 @@ front of one is dropped and counted in ``bad_frames``. A message larger than
 next blank line or the next ``Event:``/``Response:`` line, so the buffer never
 grows past the cap and the next valid event is not lost.
 
+Where the compiled helpers are built (``accel``), a read made only of
+well-formed CRLF messages is framed in C with every header split out; any
+other read takes the Python path below, which gives the same messages.
+
 Old Asterisk (13 and before) answers ``Command`` with ``Response: Follows`` and
 raw output lines ending in ``--END COMMAND--``; that output may contain blank
 lines, so such a message is held until its end marker. Asterisk 14+ sends the
@@ -23,6 +27,7 @@ import re
 from collections.abc import Callable
 from itertools import repeat
 
+from connector.ami import accel
 from connector.ami.message import Message, split_header
 
 BANNER_PREFIX = b"Asterisk Call Manager"
@@ -93,6 +98,14 @@ class Framer:
             return messages
         self._remember(buffer[cut:])
         limit = self.max_message
+        frame = accel.frame
+        if frame is not None and self._follows is None:
+            framed = frame(buffer, cut, limit, Message)  # plain CRLF messages, headers split out
+            if framed is not None:
+                if messages:
+                    messages.extend(framed)
+                    return messages
+                return framed
         text = buffer[:cut].decode("utf-8", "replace")
         if _BARE_LF.search(buffer, 0, cut) is None:
             sep = "\r\n"

@@ -1,15 +1,19 @@
 """One AMI message (event, response or action) as an ordered set of headers.
 
-The framer hands over most messages still as their raw text and the headers
-are split out on first use: a busy PBX sends many events that are dropped
-after a look at their name, and ``get`` reads a single value straight from
-the text. The result is always exactly what a full parse gives.
+With the compiled helpers (``accel``), the framer hands over messages with
+their headers already split out, and ``get`` is a dict lookup in C. Without
+them, the framer hands over most messages still as their raw text and the
+headers are split out on first use: a busy PBX sends many events that are
+dropped after a look at their name, and ``get`` reads a single value straight
+from the text. Either way the result is exactly what a full parse gives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import repeat
+
+from connector.ami import accel
 
 # key -> ("\r\nKey:", "Key:", len("Key:"), b"\r\nkey:", "Key: "): what unparsed text is searched for
 _PROBES: dict[str, tuple[str, str, int, bytes, str]] = {}
@@ -64,7 +68,7 @@ def parse_lines(lines: list[str]) -> tuple[dict[str, str], list[tuple[str, str]]
     return headers, repeated, body
 
 
-class Message:
+class Message(accel.MessageBase):
     """An AMI message.
 
     ``headers`` maps each key (exactly as Asterisk spelled it) to its first
@@ -74,7 +78,7 @@ class Message:
     (``Asterisk Call Manager/9.0.0``) that opens every connection.
     """
 
-    __slots__ = ("_headers", "_repeated", "_body", "banner", "_raw", "_lowered", "_folded")
+    __slots__ = ()  # the fields are MessageBase's
 
     def __init__(
         self,
@@ -177,8 +181,8 @@ class Message:
         end = raw.find("\r\n", at)
         return raw[at + 1 : end] if end >= 0 else raw[at + 1 :]
 
-    def get(self, key: str, default: str | None = None) -> str | None:
-        """The first value of ``key``; a case-insensitive match when the exact one is absent."""
+    def _text_get(self, key: str, default: str | None = None) -> str | None:
+        """``get`` in Python: a search of the unsplit text, or of the split headers."""
         raw = self._raw
         if raw is None:
             value = self._headers.get(key)
@@ -203,6 +207,10 @@ class Message:
         end = low.find(b"\r\n", at + 2)
         return raw[at + 1 : end - 2] if end >= 0 else raw[at + 1 :]
 
+    if not accel.BUILT:
+        # The first value of ``key``; a case-insensitive match when the exact one is absent.
+        get = _text_get  # built: MessageBase.get in C, which calls _text_get for unsplit text
+
     def _lower(self, raw: str) -> bytes | None:
         """What ``get`` searches, made once per message; None if the message got parsed instead.
 
@@ -225,6 +233,11 @@ class Message:
         return value if value is not None else self._fold(key, default)
 
     def _fold(self, key: str, default: str | None) -> str | None:
+        fold_get = accel.fold_get
+        if fold_get is not None:
+            value = fold_get(self._headers, key, default)
+            if value is not NotImplemented:
+                return value
         folded = self._folded
         if folded is None:
             headers = self._headers
@@ -261,7 +274,9 @@ class Message:
     def event(self) -> str | None:
         """The ``Event`` name, or None for a response."""
         raw = self._raw
-        if raw is not None and raw.startswith("Event: "):
+        if raw is None:
+            return self._headers.get("Event")
+        if raw.startswith("Event: "):
             end = raw.find("\r\n")
             return raw[7:end] if end >= 0 else raw[7:]
         return self.get_exact("Event")
@@ -270,7 +285,9 @@ class Message:
     def response(self) -> str | None:
         """The ``Response`` value (``Success``, ``Error``, ``Follows``...), or None."""
         raw = self._raw
-        if raw is not None and raw.startswith("Response: "):
+        if raw is None:
+            return self._headers.get("Response")
+        if raw.startswith("Response: "):
             end = raw.find("\r\n")
             return raw[10:end] if end >= 0 else raw[10:]
         return self.get_exact("Response")
