@@ -93,6 +93,7 @@ async def test_the_worker_process_exits_cleanly_on_a_signal_and_leaves_a_recordi
         assert ami.actions_named("Logoff"), "a clean stop logs off"
     log = stderr.decode()
     assert "AMI logged in" in log and "AMI worker stopped" in log
+    assert "framer: compiled" in log  # the built module, not the pure Python fallback
     assert SECRET not in log and SECRET not in stdout.decode()
     records = read_trace(record)
     assert records[0].data.startswith(b"Asterisk Call Manager/")

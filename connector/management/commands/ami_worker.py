@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from connector.ami import accel
+
 logger = logging.getLogger("connector.worker")
 
 
@@ -85,7 +87,8 @@ class Command(BaseCommand):
             loop.add_signal_handler(signum, stop.set)
         config = worker.parts.config
         source = f"replaying {config.filePath}" if config.filePath else f"AMI at {config.url}:{config.port}"
-        logger.info("AMI worker starting (%s)", source)
+        framer = "compiled" if accel.frame is not None else "pure Python (bin/build-speedups compiles the fast one)"
+        logger.info("AMI worker starting (%s; framer: %s)", source, framer)
         await worker.run(stop)
 
 
