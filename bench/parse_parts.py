@@ -3,7 +3,8 @@
 Run from the repository root:  .venv/bin/python bench/parse_parts.py [--events N] [--repeat R]
 
 Every figure is CPU time per message (best of R), on messages framed from the
-same generated stream as bench/parse_bench.py. ASCII messages and messages with
+same generated stream as bench/parse_bench.py. The compiled framer
+(connector/ami/_speedups.c) is timed first; the rest is the pure Python one. ASCII messages and messages with
 a non-ASCII caller name are timed apart: the second kind is larger and its text
 is stored two bytes per character.
 """
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain s
 
 from bench.generate import generate  # noqa: E402
 from bench.parse_bench import TRACKED  # noqa: E402
+from connector.ami import accel  # noqa: E402
 from connector.ami.correlate import Correlator  # noqa: E402
 from connector.ami.framing import Framer  # noqa: E402
 from connector.ami.message import Message  # noqa: E402
@@ -115,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="timed runs; the best counts (default 7)")
     args = parser.parse_args(argv)
     stream = generate(args.events)
+    accel.set_enabled(False)  # the pure Python framer keeps the text (``_raw``) the rows below work on
     framer = Framer()
     messages = [m for chunk in stream.chunks for m in framer.feed(chunk)][1:]
     raws = [m._raw for m in messages]
@@ -140,7 +143,25 @@ def main(argv: list[str] | None = None) -> int:
             list(map(bytes.decode, chunk.split(b"\r\n\r\n"), repeat("utf-8"), repeat("replace")))
 
     print(f"{n} events; ns per message, best of {args.repeat}")
-    print(f"{'Framer.feed (the whole read loop without consume)':<52} {best(frame_all, [None] * n, args.repeat):>7.0f}")
+    if accel.BUILT:
+        accel.set_enabled(True)
+        compiled_feed = best(frame_all, [None] * n, args.repeat)
+        blocks = {
+            kind: [(raw + "\r\n\r\n").encode() for raw in items] for kind, items in kinds.items()
+        }  # one message per call
+        print(f"{'compiled Framer.feed (headers split out)':<52} {compiled_feed:>7.0f}")
+        for kind, wires in blocks.items():
+            framed = [accel.frame(wire, len(wire), 1 << 20, Message)[0] for wire in wires]
+            frame_one = best(lambda ws: [accel.frame(w, len(w), 1 << 20, Message) for w in ws], wires, args.repeat)
+            gets = best(lambda ms: [[m.get(k) for k in TRACKED] for m in ms], framed, args.repeat)
+            print(f"   {kind + ': accel.frame of one message':<49} {frame_one:>7.0f}")
+            print(f"   {kind + ': 8 x compiled get on it':<49} {gets:>7.0f}")
+        accel.set_enabled(False)
+    else:
+        print("the compiled framer is not built (bin/build-speedups): pure Python rows only")
+    print(
+        f"{'Framer.feed, pure Python (the read loop without consume)':<52} {best(frame_all, [None] * n, args.repeat):>7.0f}"
+    )
     print(f"{'Correlator.consume':<52} {best(consume_all, messages, args.repeat):>7.0f}")
     print(f"{'decode the read, then split it':<52} {best(decode_split, [None] * n, args.repeat):>7.0f}")
     print(
@@ -162,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for label, run in rows:
             print(f"   {label:<49} {best(run, items, args.repeat):>7.0f}")
+    accel.set_enabled(True)
     return 0
 
 
