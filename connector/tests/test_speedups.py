@@ -38,6 +38,19 @@ def test_the_compiled_module_is_built_from_the_current_source_and_loaded():
     assert issubclass(Message, accel.MessageBase) and accel.MessageBase.__module__ == "connector.ami._speedups"
 
 
+def test_a_failed_build_says_so_and_leaves_the_built_module_alone():
+    before = build.target().read_bytes()
+    failed = subprocess.run(
+        [sys.executable, str(build.HERE / "build.py"), "--force"],
+        env={**os.environ, "CC": "false"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert failed.returncode == 1 and "build.py:" in failed.stderr
+    assert build.target().read_bytes() == before
+
+
 def frame_all(stream: bytes, cuts: list[int], compiled: bool, limit: int, banner: bool):
     """What a framer makes of ``stream`` read in pieces ending at ``cuts``, in a comparable form."""
     accel.set_enabled(compiled)
