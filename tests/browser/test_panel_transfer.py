@@ -86,3 +86,52 @@ def test_a_call_held_on_the_phone_offers_no_resume_that_would_fail(page, panel):
     assert phone_held.locator(".tp-hangup").count() == 1
     assert phone_held.locator(".tp-meta").text_content() == "held on the phone: resume it there"
     assert parked.locator(".tp-meta").text_content() == "parked in 701"
+
+
+def test_a_consultation_survives_moving_to_another_page(page, panel, live_site):
+    _start_attended_transfer(page, panel)
+    page.goto(f"{live_site}/profile/")  # the panel is on every page: a new page is a new panel
+    panel.wait_connected(2)
+    panel.hello([make_call("c1", "held")], seq=2)
+    card = page.locator('.tp-call[data-call-id="c1"]')
+    card.locator(".tp-transfer-complete").wait_for()
+    assert card.locator(".tp-resume").count() == 0
+    card.locator(".tp-transfer-cancel").click()
+    panel.result(panel.wait_command("transfer_cancel"))
+    card.locator(".tp-transfer-complete").wait_for(state="detached")
+    assert page.evaluate("localStorage.getItem('telephony.consulting')") is None
+
+
+def test_another_tab_shows_the_consultation_and_its_end(browser_context, page, panel, live_site):
+    from tests.browser.fakesocket import FakeSocket
+
+    second = browser_context.new_page()
+    other = FakeSocket(second)
+    second.goto(f"{live_site}/profile/")
+    other.wait_connected()
+    other.hello([make_call("c1", "active")], seq=1)
+    theirs = second.locator('.tp-call[data-call-id="c1"]')
+    theirs.locator(".tp-transfer-toggle").wait_for()
+    _start_attended_transfer(page, panel)
+    other.push({"type": "call.held", "seq": 2, "call": make_call("c1", "held")})
+    theirs.locator(".tp-transfer-complete").wait_for()
+    # Completed in the first tab: the call is transferred away, and the second tab forgets it too.
+    page.locator('.tp-call[data-call-id="c1"] .tp-transfer-complete').click()
+    panel.result(panel.wait_command("transfer_complete"))
+    theirs.locator(".tp-transfer-complete").wait_for(state="detached")
+
+
+def test_a_stored_consultation_of_a_call_that_is_gone_is_forgotten(page, panel, live_site):
+    page.evaluate("localStorage.setItem('telephony.consulting', JSON.stringify(['old', 'c1']))")
+    page.reload()
+    panel.wait_connected(2)
+    panel.hello([make_call("c1", "held")], seq=1)
+    page.locator('.tp-call[data-call-id="c1"] .tp-transfer-complete').wait_for()
+    assert page.evaluate("JSON.parse(localStorage.getItem('telephony.consulting'))") == ["c1"]
+    page.evaluate("localStorage.setItem('telephony.consulting', '{not json')")
+    page.reload()
+    panel.wait_connected(3)
+    panel.hello([make_call("c1", "held")], seq=1)
+    card = page.locator('.tp-call[data-call-id="c1"]')
+    card.wait_for()
+    assert card.locator(".tp-transfer-complete").count() == 0  # garbled storage: as if none was stored
