@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from connector.numbers import InvalidNumber, validate_dtmf, validate_number, validate_reason
+from connector.texts import error_fields
 
 MAX_REF_LENGTH = 64
 _CALL_ID = re.compile(r"[A-Za-z0-9_.:;@/\-]{1,80}")
@@ -41,15 +43,22 @@ _OPTIONAL = {"reason", "queue"}
 
 
 class CommandError(Exception):
-    """A refused command; ``code`` and ``message`` go into the ``result`` error."""
+    """A refused command; ``code`` and ``message`` go into the ``result`` error.
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    ``message`` is an English text marked for translation; with ``params`` it is a
+    ``%(name)s`` template, filled in here and again, translated, by the socket.
+    """
+
+    def __init__(self, code: str, message: str, params: dict | None = None) -> None:
+        fields = error_fields(message, params)
+        super().__init__(fields["message"])
         self.code = code
-        self.message = message
+        self.message = fields["message"]
+        self.template = message
+        self.params = params
 
-    def as_error(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+    def as_error(self) -> dict:
+        return {"code": self.code, **error_fields(self.template, self.params)}
 
 
 def parse_ref(data: object) -> str | int | None:
@@ -68,7 +77,7 @@ def parse_ref(data: object) -> str | int | None:
 
 def _call_id(value: object) -> str:
     if not isinstance(value, str) or not _CALL_ID.fullmatch(value):
-        raise CommandError("invalid_command", "call_id must be the id of one of your calls.")
+        raise CommandError("invalid_command", gettext_noop("call_id must be the id of one of your calls."))
     return value
 
 
@@ -79,25 +88,25 @@ def parse_command(data: object) -> dict:
     ``invalid_number``, ``number_denied``, ``invalid_dtmf``, ``invalid_reason``).
     """
     if not isinstance(data, dict):
-        raise CommandError("invalid_command", "A command is a JSON object.")
+        raise CommandError("invalid_command", gettext_noop("A command is a JSON object."))
     kind = data.get("type")
     if kind == "demo_answer" and not getattr(settings, "DEMO_MODE", False):
         kind = None  # unknown outside the demo: a real phone is answered on the phone
     if not isinstance(kind, str) or kind not in COMMANDS:
         kind = data.get("type")
         shown = kind if isinstance(kind, str) and kind.isprintable() and len(kind) <= 40 else "?"
-        raise CommandError("unknown_command", f"Unknown command type {shown!r}.")
+        raise CommandError("unknown_command", gettext_noop("Unknown command type %(type)s."), {"type": repr(shown)})
     ref = parse_ref(data)
     if ref is None:
-        raise CommandError("invalid_command", "Every command needs a ref: a short string or an integer.")
+        raise CommandError("invalid_command", gettext_noop("Every command needs a ref: a short string or an integer."))
     allowed = _FIELDS[kind]
     extra = sorted(k for k in data if k not in ("type", "ref", *allowed))
     if extra:
         names = ", ".join(str(k)[:40] for k in extra[:5])
-        raise CommandError("invalid_command", f"{kind} does not accept: {names}.")
+        raise CommandError("invalid_command", gettext_noop("%(command)s does not accept: %(fields)s."), {"command": kind, "fields": names})  # fmt: skip
     missing = [k for k in allowed if k not in _OPTIONAL and k not in data]
     if missing:
-        raise CommandError("invalid_command", f"{kind} needs: {', '.join(missing)}.")
+        raise CommandError("invalid_command", gettext_noop("%(command)s needs: %(fields)s."), {"command": kind, "fields": ", ".join(missing)})  # fmt: skip
 
     command: dict = {"type": kind, "ref": ref}
     try:
@@ -107,20 +116,22 @@ def parse_command(data: object) -> dict:
             command["number"] = validate_number(data["number"])
         if kind == "transfer":
             if data["mode"] not in TRANSFER_MODES:
-                raise CommandError("invalid_command", "mode must be blind or attended.")
+                raise CommandError("invalid_command", gettext_noop("mode must be blind or attended."))
             command["mode"] = data["mode"]
         if kind == "dtmf":
             command["digits"] = validate_dtmf(data["digits"])
         if kind == "agent_state":
             if data["state"] not in AGENT_STATES:
-                raise CommandError("invalid_command", "state must be ready, not_ready or wrap_up.")
+                raise CommandError("invalid_command", gettext_noop("state must be ready, not_ready or wrap_up."))
             command["state"] = data["state"]
             command["reason"] = validate_reason(data.get("reason"))
             queue = data.get("queue")
             if queue not in (None, ""):
                 if not isinstance(queue, str) or not _QUEUE.fullmatch(queue):
-                    raise CommandError("invalid_command", "queue must be a queue name (letters, digits, _ . -).")
+                    raise CommandError(
+                        "invalid_command", gettext_noop("queue must be a queue name (letters, digits, _ . -).")
+                    )
                 command["queue"] = queue
     except InvalidNumber as exc:
-        raise CommandError(exc.code, exc.message) from None
+        raise CommandError(exc.code, exc.template, exc.params) from None
     return command

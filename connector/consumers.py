@@ -17,9 +17,10 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils.translation import gettext_noop
 from redis.exceptions import RedisError
 
-from connector import audit, node_shutdown, socket_access
+from connector import audit, node_shutdown, socket_access, texts
 from connector.commands import CommandError, parse_command, parse_ref
 from connector.publisher import COMMAND_CHANNEL, CONNECTOR_GROUP, group_for_line, group_for_user
 from connector.ratelimit import MessageRateGuard
@@ -47,7 +48,10 @@ REJOIN_INTERVAL = 30.0
 LAYER_LOST = (RedisError, OSError, EOFError)
 # Reconnect and re-join (not 44xx: nothing is wrong with the user). 1011 is daphne's own; apps may not send it.
 CLOSE_LAYER_LOST = 4503
-_layer_lost_logged = 0.0  # a Redis restart ends every socket at once: one log line per 10 s, not one each
+_layer_lost_logged = 0.0
+SIGNED_OUT = gettext_noop(
+    "You have been signed out."
+)  # a Redis restart ends every socket at once: one log line per 10 s, not one each
 
 
 def _live_snapshot(line: str) -> dict:
@@ -76,6 +80,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
     rejoin_interval = REJOIN_INTERVAL
 
     async def connect(self) -> None:
+        self.language = texts.language_for(self.scope)  # errors go out in the page's language
         self.access: Access | None = None
         self.joined: list[str] = []
         self.hello_seq = 0
@@ -98,7 +103,9 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             await self.send_hello()
         except Exception:
             logger.warning("cannot read the snapshot of line %s", self.access.line, exc_info=True)
-            await self._refuse(Refusal(CLOSE_UNAVAILABLE, "unavailable", "Your calls cannot be loaded right now."))
+            await self._refuse(
+                Refusal(CLOSE_UNAVAILABLE, "unavailable", gettext_noop("Your calls cannot be loaded right now."))
+            )
             return
         self.rejoin_task = asyncio.create_task(self._keep_joined())
         node_shutdown.track(self)  # leaves its groups if the node is stopped under it
@@ -146,7 +153,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             return await database_sync_to_async(resolve_token_user)(tokens[0])
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            raise Refusal(CLOSE_UNAUTHENTICATED, "unauthenticated", "Sign in to use the telephony panel.")
+            raise Refusal(CLOSE_UNAUTHENTICATED, "unauthenticated", gettext_noop("Sign in to use the telephony panel."))
         return user
 
     async def _refuse(self, refusal: Refusal, accepted: bool = True) -> None:
@@ -261,7 +268,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
                 session_key = getattr(self.scope.get("session"), "session_key", None)
                 valid = await database_sync_to_async(session_still_valid)(session_key, self.user.pk)
                 if not valid:
-                    raise Refusal(CLOSE_UNAUTHENTICATED, "logged_out", "You have been signed out.")
+                    raise Refusal(CLOSE_UNAUTHENTICATED, "logged_out", SIGNED_OUT)
             access = await database_sync_to_async(check_access)(self.user)
         except Refusal as refusal:
             await self._refuse(refusal)
@@ -277,7 +284,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             return
         session_key = getattr(self.scope.get("session"), "session_key", None)
         if self.by_token or session_fingerprint(session_key) == message.get("session"):
-            await self._refuse(Refusal(CLOSE_UNAUTHENTICATED, "logged_out", "You have been signed out."))
+            await self._refuse(Refusal(CLOSE_UNAUTHENTICATED, "logged_out", SIGNED_OUT))
 
     async def command_result(self, message: dict) -> None:
         """The worker's answer to one of this socket's commands."""
@@ -300,18 +307,21 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             return
         if not self.guard.allow():
             logger.warning("closing a flooding socket of user %s (line %s)", self.access.user_id, self.access.line)
-            await self._refuse(Refusal(CLOSE_FLOOD, "flood", "Too many messages; the connection is closed."))
+            await self._refuse(
+                Refusal(CLOSE_FLOOD, "flood", gettext_noop("Too many messages; the connection is closed."))
+            )
             return
         if text_data is None:
-            await self._error("invalid_message", "Send commands as JSON text frames.")
+            await self._error("invalid_message", gettext_noop("Send commands as JSON text frames."))
             return
         if len(text_data) > MAX_MESSAGE_CHARS:
-            await self._error("too_large", f"A command may be at most {MAX_MESSAGE_CHARS} characters.")
+            limit = {"limit": MAX_MESSAGE_CHARS}
+            await self._error("too_large", gettext_noop("A command may be at most %(limit)s characters."), limit)
             return
         try:
             data = json.loads(text_data)
         except ValueError:
-            await self._error("invalid_json", "The message is not valid JSON.")
+            await self._error("invalid_json", gettext_noop("The message is not valid JSON."))
             return
         await self.receive_json(data)
 
@@ -322,7 +332,7 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         except CommandError as exc:
             self._audit_refusal(content, exc.code)
             if ref is None:
-                await self._error(exc.code, exc.message)
+                await self._error(exc.code, exc.template, exc.params)
             else:
                 await self._result(ref, False, exc.as_error())
             return
@@ -357,7 +367,8 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
             if self.pending.pop(request_id, None) is not None:
                 timer.cancel()
                 self._audit_refusal(command, "pbx_disconnected", "the worker cannot be reached")
-                await self._result(command["ref"], False, {"code": "pbx_disconnected", "message": "The telephony service is unavailable."})  # fmt: skip
+                text = gettext_noop("The telephony service is unavailable.")
+                await self._result(command["ref"], False, {"code": "pbx_disconnected", "message": text})
 
     async def _time_out(self, request_id: int) -> None:
         await asyncio.sleep(self.command_timeout)
@@ -365,15 +376,19 @@ class TelephonyConsumer(AsyncJsonWebsocketConsumer):
         if pending is not None:
             # The worker may still act on it later (and audit that); this records what the user was told.
             self._audit_refusal(pending[2], "pbx_timeout", "no answer from the worker in time")
-            error = {"code": "pbx_timeout", "message": "The telephony service did not answer in time."}
+            error = {"code": "pbx_timeout", "message": gettext_noop("The telephony service did not answer in time.")}
             await self._send_if_open({"type": "result", "ref": pending[0], "ok": False, "error": error})
 
     async def _result(self, ref, ok: bool, error: dict | None) -> None:
         await self._send_if_open({"type": "result", "ref": ref, "ok": ok, "error": error})
 
-    async def _error(self, code: str, message: str) -> None:
-        await self._send_if_open({"type": "error", "code": code, "message": message})
+    async def _error(self, code: str, message: str, params: dict | None = None) -> None:
+        await self._send_if_open({"type": "error", "code": code, **texts.error_fields(message, params)})
 
     async def _send_if_open(self, content: dict) -> None:
         if not self.closing:
             await self.send_json(content)
+
+    async def send_json(self, content, close=False) -> None:
+        """Every message leaves through here: errors in the socket's language, never their templates."""
+        await super().send_json(texts.localize(content, self.language), close=close)

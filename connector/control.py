@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from connector import audit
 from connector.ami.actions import UnsafeActionValue
@@ -23,6 +24,7 @@ from connector.client import ActionResult
 from connector.commands import CommandError, parse_command, parse_ref
 from connector.config import CONTEXT_RE, ConnectorConfig
 from connector.numbers import InvalidNumber, validate_number
+from connector.texts import error_fields
 
 logger = logging.getLogger(__name__)
 
@@ -37,24 +39,37 @@ def _ok(message: dict, **data: Any) -> dict:
     return result
 
 
-def _fail(message: dict, code: str, text: str) -> dict:
+def _fail(message: dict, code: str, text: str, params: dict | None = None) -> dict:
+    """A failed result; ``text`` is marked for translation (a ``%(name)s`` template with ``params``)."""
     return {
         "ref": message.get("ref"),
         "request_id": message.get("request_id"),
         "ok": False,
-        "error": {"code": code, "message": text},
+        "error": {"code": code, **error_fields(text, params)},
     }
+
+
+# What the operator is told when the link to Asterisk failed the action (the client's own detail is logged).
+_PBX_TEXTS = {
+    "pbx_timeout": gettext_noop("Asterisk did not answer in time."),
+    "pbx_disconnected": gettext_noop("There is no connection to Asterisk right now."),
+}
 
 
 def _pbx_error(action: str, exc: Exception) -> CommandError:
     """Turn a client exception (``AmiActionError``) into a result error with Asterisk's own words."""
     code = getattr(exc, "code", None)
+    if code in _PBX_TEXTS:
+        logger.info("%s not done: %s", action, getattr(exc, "message", None) or exc)
+        return CommandError(code, _PBX_TEXTS[code])
     if code in _PBX_CODES:
-        return CommandError(code, str(getattr(exc, "message", None) or exc))
+        return CommandError(code, str(getattr(exc, "message", None) or exc))  # Asterisk's own words
     if isinstance(exc, UnsafeActionValue):
-        return CommandError("invalid_command", f"A value of {action} would break the AMI protocol.")
+        return CommandError(
+            "invalid_command", gettext_noop("A value of %(action)s would break the AMI protocol."), {"action": action}
+        )
     logger.error("%s failed unexpectedly", action, exc_info=exc)
-    return CommandError("internal_error", "The command could not be executed.")
+    return CommandError("internal_error", gettext_noop("The command could not be executed."))
 
 
 class CommandHandler:
@@ -88,14 +103,14 @@ class CommandHandler:
         message = {**message, "ref": parse_ref(raw)}
         try:
             if not isinstance(line, str) or not line or not isinstance(user_id, int):
-                raise CommandError("invalid_command", "The command has no sender line.")
+                raise CommandError("invalid_command", gettext_noop("The command has no sender line."))
             command = parse_command(raw)
             result = await self._dispatch(message, line, user_id, command)
         except CommandError as exc:
-            result = _fail(message, exc.code, exc.message)
+            result = _fail(message, exc.code, exc.template, exc.params)
         except Exception:
             logger.exception("command %s for line %s failed unexpectedly", kind, line)
-            result = _fail(message, "internal_error", "The command could not be executed.")
+            result = _fail(message, "internal_error", gettext_noop("The command could not be executed."))
         self._audit(user_id, line, raw, result)
         return result
 
@@ -114,7 +129,7 @@ class CommandHandler:
         if kind == "agent_state":
             return await self._agent_state(message, line, command)
         if kind == "snapshot":
-            raise CommandError("invalid_command", "snapshot is answered by the socket, not the worker.")
+            raise CommandError("invalid_command", gettext_noop("snapshot is answered by the socket, not the worker."))
         channels = self._own_call(line, command["call_id"])
         if kind == "hangup" or kind == "transfer_complete":
             # Hanging up the operator's leg during an attended transfer completes it.
@@ -122,7 +137,7 @@ class CommandHandler:
         elif kind == "transfer_cancel":
             consultation = channels.get("consultation_channel")
             if not consultation:
-                raise CommandError("invalid_state", "No attended transfer is in progress on this call.")
+                raise CommandError("invalid_state", gettext_noop("No attended transfer is in progress on this call."))
             await self._send("Hangup", {"Channel": consultation})
         elif kind == "hold":
             await self._send(
@@ -155,7 +170,8 @@ class CommandHandler:
     async def _call(self, message: dict, line: str, user_id: int, number: str) -> dict:
         retry_after = await self.rate_limiter.hit(str(user_id))
         if retry_after is not None:
-            result = _fail(message, "rate_limited", f"Too many calls; try again in {retry_after:.0f} s.")
+            wait = {"seconds": f"{retry_after:.0f}"}
+            result = _fail(message, "rate_limited", gettext_noop("Too many calls; try again in %(seconds)s s."), wait)
             result["error"]["retry_after"] = round(retry_after, 1)
             return result
         fields = {
@@ -178,11 +194,11 @@ class CommandHandler:
             return
         slot = channels.get("parking_slot")
         if not slot:
-            raise CommandError("invalid_state", "This call is not parked.")
+            raise CommandError("invalid_state", gettext_noop("This call is not parked."))
         try:
             slot = validate_number(str(slot), denied=())
         except InvalidNumber:
-            raise CommandError("invalid_state", "The parking slot is not a number.") from None
+            raise CommandError("invalid_state", gettext_noop("The parking slot is not a number.")) from None
         await self._send(
             "Originate",
             {
@@ -239,21 +255,22 @@ class CommandHandler:
         """The call's channels if it is on ``line``; anything else is forbidden before any AMI action."""
         channels = self.tracker.call_channels(line, call_id)
         if not channels:
-            raise CommandError("forbidden", "That call is not on your line (or has ended).")
+            raise CommandError("forbidden", gettext_noop("That call is not on your line (or has ended)."))
         return channels
 
     @staticmethod
     def _channel(channels: dict, key: str) -> str:
         value = channels.get(key)
         if not value:
-            kind = "your phone's" if key == "operator_channel" else "the other party's"
-            raise CommandError("invalid_state", f"The call has no {kind} channel right now.")
+            if key == "operator_channel":
+                raise CommandError("invalid_state", gettext_noop("The call has no channel of your phone right now."))
+            raise CommandError("invalid_state", gettext_noop("The call has no channel of the other party right now."))
         return value
 
     def _context(self, message: dict) -> str:
         context = message.get("context") or self.config.originateContext
         if not isinstance(context, str) or not CONTEXT_RE.fullmatch(context):
-            raise CommandError("invalid_command", "The outgoing call context is not valid.")
+            raise CommandError("invalid_command", gettext_noop("The outgoing call context is not valid."))
         return context
 
     async def _send(self, action: str, fields: dict) -> Any:
@@ -266,7 +283,9 @@ class CommandHandler:
         status = getattr(reply, "response", None)
         if isinstance(status, str) and status.lower() not in ("success", "goodbye", "follows"):
             text = reply.get("Message") if isinstance(reply, Message) else None
-            raise CommandError("pbx_error", text or f"{action} failed")
+            if text:
+                raise CommandError("pbx_error", text)  # Asterisk's own words
+            raise CommandError("pbx_error", gettext_noop("Asterisk refused %(action)s."), {"action": action})
         return response
 
     def _audit(self, user_id: object, line: object, raw: object, result: dict) -> None:

@@ -13,6 +13,9 @@ import unicodedata
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
+
+from connector.texts import error_fields
 
 MAX_NUMBER_LENGTH = 32
 MAX_DTMF_LENGTH = 32
@@ -23,12 +26,18 @@ _DTMF = re.compile(r"[0-9*#A-D]+")
 
 
 class InvalidNumber(ValueError):
-    """A value refused before it could reach AMI. ``code`` goes into the ws ``error.code``."""
+    """A value refused before it could reach AMI. ``code`` goes into the ws ``error.code``.
 
-    def __init__(self, message: str, code: str = "invalid_number") -> None:
-        super().__init__(message)
+    ``message``: English, marked for translation; a ``%(name)s`` template when ``params`` are given.
+    """
+
+    def __init__(self, message: str, code: str = "invalid_number", params: dict | None = None) -> None:
+        text = error_fields(message, params)["message"]
+        super().__init__(text)
         self.code = code
-        self.message = message
+        self.message = text
+        self.template = message
+        self.params = params
 
 
 def _describe(char: str) -> str:
@@ -61,34 +70,49 @@ def validate_number(text: object, denied: Iterable[str] | None = None) -> str:
     number. ``denied`` defaults to ``settings.ORIGINATE_DENIED_PREFIXES``.
     """
     if not isinstance(text, str):
-        raise InvalidNumber("The number must be a string.")
+        raise InvalidNumber(gettext_noop("The number must be a string."))
     if not text:
-        raise InvalidNumber("The number is empty.")
+        raise InvalidNumber(gettext_noop("The number is empty."))
     if len(text) > MAX_NUMBER_LENGTH:
-        raise InvalidNumber(f"The number is longer than {MAX_NUMBER_LENGTH} characters.")
+        raise InvalidNumber(
+            gettext_noop("The number is longer than %(limit)s characters."), params={"limit": MAX_NUMBER_LENGTH}
+        )
     if not _NUMBER.fullmatch(text):
         bad = _first_bad(text[1:] if text.startswith("+") else text, re.compile(r"[0-9*#]"))
         if bad == "+" or bad is None:
-            raise InvalidNumber("A '+' is allowed only at the start of the number.")
+            raise InvalidNumber(gettext_noop("A '+' is allowed only at the start of the number."))
         raise InvalidNumber(
-            f"The number contains {_describe(bad)}; only digits, * and # (and a leading +) are allowed."
+            gettext_noop("The number contains %(char)s; only digits, * and # (and a leading +) are allowed."),
+            params={"char": _describe(bad)},
         )
     for prefix in denied_prefixes() if denied is None else denied:
         if prefix and text.startswith(prefix):
-            raise InvalidNumber(f"Numbers starting with {prefix} may not be dialled.", code="number_denied")
+            raise InvalidNumber(
+                gettext_noop("Numbers starting with %(prefix)s may not be dialled."),
+                code="number_denied",
+                params={"prefix": prefix},
+            )
     return text
 
 
 def validate_dtmf(text: object) -> str:
     """Return DTMF digits (``0-9 * # A-D``, upper-cased), 1 to 32 of them, or raise InvalidNumber."""
     if not isinstance(text, str) or not text:
-        raise InvalidNumber("Enter at least one DTMF digit.", code="invalid_dtmf")
+        raise InvalidNumber(gettext_noop("Enter at least one DTMF digit."), code="invalid_dtmf")
     if len(text) > MAX_DTMF_LENGTH:
-        raise InvalidNumber(f"At most {MAX_DTMF_LENGTH} DTMF digits at a time.", code="invalid_dtmf")
+        raise InvalidNumber(
+            gettext_noop("At most %(limit)s DTMF digits at a time."),
+            code="invalid_dtmf",
+            params={"limit": MAX_DTMF_LENGTH},
+        )
     digits = text.upper() if text.isascii() else text
     if not _DTMF.fullmatch(digits):
         bad = _first_bad(digits, re.compile(r"[0-9*#A-D]"))
-        raise InvalidNumber(f"{_describe(bad or '?')} is not a DTMF digit (0-9, *, #, A-D).", code="invalid_dtmf")
+        raise InvalidNumber(
+            gettext_noop("%(char)s is not a DTMF digit (0-9, *, #, A-D)."),
+            code="invalid_dtmf",
+            params={"char": _describe(bad or "?")},
+        )
     return digits
 
 
@@ -97,14 +121,20 @@ def validate_reason(text: object) -> str:
     if text is None:
         return ""
     if not isinstance(text, str):
-        raise InvalidNumber("The reason must be text.", code="invalid_reason")
+        raise InvalidNumber(gettext_noop("The reason must be text."), code="invalid_reason")
     text = text.strip(" ")
     if len(text) > MAX_REASON_LENGTH:
-        raise InvalidNumber(f"The reason is longer than {MAX_REASON_LENGTH} characters.", code="invalid_reason")
+        raise InvalidNumber(
+            gettext_noop("The reason is longer than %(limit)s characters."),
+            code="invalid_reason",
+            params={"limit": MAX_REASON_LENGTH},
+        )
     for char in text:
         # Cc/Cf/Zl/Zp cover CR, LF, NUL, NEL (U+0085), U+2028 and direction overrides.
         if char != " " and (unicodedata.category(char)[0] in "CZ"):
-            raise InvalidNumber(f"The reason contains {_describe(char)}.", code="invalid_reason")
+            raise InvalidNumber(
+                gettext_noop("The reason contains %(char)s."), code="invalid_reason", params={"char": _describe(char)}
+            )
     return text
 
 

@@ -14,6 +14,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.utils.translation import gettext_noop
 
 from connector.tokens import InvalidToken, user_for_token
 
@@ -33,6 +34,7 @@ class Refusal(Exception):
     """Why a socket is refused or closed: ``close_code`` and the browser's ``error.code``."""
 
     def __init__(self, close_code: int, code: str, message: str) -> None:
+        """``message``: English, marked for translation; the socket translates it for the browser."""
         super().__init__(message)
         self.close_code = close_code
         self.code = code
@@ -62,11 +64,11 @@ def resolve_token_user(token: str):
     try:
         return user_for_token(token)
     except InvalidToken as exc:
-        reason = str(exc)
-        code = "token_expired" if "expired" in reason else "token_invalid"
-        raise Refusal(
-            CLOSE_UNAUTHENTICATED, code, f"The access token is not valid ({reason}); sign in again."
-        ) from None
+        if "expired" in str(exc):
+            text = gettext_noop("The access token has expired; sign in again.")
+            raise Refusal(CLOSE_UNAUTHENTICATED, "token_expired", text) from None
+        text = gettext_noop("The access token is not valid; sign in again.")
+        raise Refusal(CLOSE_UNAUTHENTICATED, "token_invalid", text) from None
 
 
 def session_still_valid(session_key: str | None, user_id: int) -> bool:
@@ -89,26 +91,30 @@ def check_access(user) -> Access:
     from settings.registry import telephony_library_enabled
 
     if user is None or not getattr(user, "is_authenticated", False):
-        raise Refusal(CLOSE_UNAUTHENTICATED, "unauthenticated", "Sign in to use the telephony panel.")
+        raise Refusal(CLOSE_UNAUTHENTICATED, "unauthenticated", gettext_noop("Sign in to use the telephony panel."))
     # Re-read: the scope's user may be stale (deactivated since the socket opened).
     fresh = get_user_model().objects.filter(pk=user.pk).first()
     if fresh is None:
-        raise Refusal(CLOSE_UNAUTHENTICATED, "unauthenticated", "This account no longer exists.")
+        raise Refusal(CLOSE_UNAUTHENTICATED, "unauthenticated", gettext_noop("This account no longer exists."))
     if not fresh.is_active:
-        raise Refusal(CLOSE_INACTIVE, "inactive", "This account is deactivated.")
+        raise Refusal(CLOSE_INACTIVE, "inactive", gettext_noop("This account is deactivated."))
     if not telephony_library_enabled():
         raise Refusal(
-            CLOSE_LIBRARY_DISABLED, "library_disabled", "Telephony is switched off (messaging library: none)."
+            CLOSE_LIBRARY_DISABLED,
+            "library_disabled",
+            gettext_noop("Telephony is switched off (messaging library: none)."),
         )
     profile = Profile.objects.filter(user_id=fresh.pk).first()
     if profile is None or not profile.has_seat:
-        raise Refusal(CLOSE_NO_SEAT, "no_seat", "You have no telephony licence.")
+        raise Refusal(CLOSE_NO_SEAT, "no_seat", gettext_noop("You have no telephony licence."))
     if profile.integration_disabled:
         raise Refusal(
-            CLOSE_INTEGRATION_DISABLED, "integration_disabled", "Contact Centre integration is disabled for you."
+            CLOSE_INTEGRATION_DISABLED,
+            "integration_disabled",
+            gettext_noop("Contact Centre integration is disabled for you."),
         )
     if not profile.line:
-        raise Refusal(CLOSE_NO_LINE, "no_line", "No line number is set in your Call Centre parameters.")
+        raise Refusal(CLOSE_NO_LINE, "no_line", gettext_noop("No line number is set in your Call Centre parameters."))
     return Access(user_id=fresh.pk, line=profile.line, debug=profile.debug_mode, context=profile.outgoing_context)
 
 

@@ -398,7 +398,7 @@ async def test_a_disconnected_pbx_is_reported_as_such():
     client = RecordingClient(fail={"Originate": PbxError("pbx_disconnected", "not connected to Asterisk")})
     handler, _ = make_handler(client=client)
     result = await handler.handle(msg({"type": "call", "ref": 1, "number": "305"}))
-    assert result["error"] == {"code": "pbx_disconnected", "message": "not connected to Asterisk"}
+    assert result["error"] == {"code": "pbx_disconnected", "message": "There is no connection to Asterisk right now."}
 
 
 async def test_an_unexpected_failure_still_gives_one_result():

@@ -72,16 +72,20 @@
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = null;
       this.handlers.status("connecting", {});
-      let url = socketBase(this.config.node) + this.config.ws_path;
+      const query = [];
       if (this.config.node) {
         try {
-          url += "?token=" + encodeURIComponent(await this.currentToken());
+          query.push("token=" + encodeURIComponent(await this.currentToken()));
         } catch (error) {
           this.log("token", String(error));
           this.scheduleReconnect({ code: 0, reason: String(error) });
           return;
         }
       }
+      // The page's language: the server words its errors in it.
+      const lang = document.documentElement.lang;
+      if (lang) query.push("lang=" + encodeURIComponent(lang));
+      const url = socketBase(this.config.node) + this.config.ws_path + (query.length ? "?" + query.join("&") : "");
       let ws;
       try {
         ws = new WebSocket(url);

@@ -108,3 +108,12 @@ def test_a_new_hello_shows_a_changed_line(page, panel):
     assert page.locator("#tp-line").text_content() == "305"
     panel.hello(seq=0, line="office")
     expect(page.locator("#tp-line")).to_have_text("office")
+
+
+def test_the_socket_tells_the_server_the_pages_language(browser_context, page, panel, live_site):
+    assert "lang=en" in panel.urls[0]
+    browser_context.add_cookies([{"name": "django_language", "value": "ru", "url": live_site}])
+    page.goto(f"{live_site}/profile/")
+    panel.wait_connected(2)
+    assert page.evaluate("document.documentElement.lang") == "ru"
+    assert panel.urls[-1].endswith("/ws/telephony/?lang=ru")

@@ -86,7 +86,7 @@ def test_it_reconnects_when_the_server_closes_the_socket(page, server_env, flush
         assert len(sockets) >= 3, f"{len(sockets)} connections"
         # Every new socket was authenticated again and restored from a fresh hello.
         assert len(hellos) >= 2
-        assert all(ws.url.endswith("/ws/telephony/") for ws in sockets)
+        assert all(ws.url.endswith("/ws/telephony/?lang=en") for ws in sockets)
         expect(page.locator("#tp-link")).to_have_attribute("data-state", "connected", timeout=10000)
     finally:
         stop_process(process)
