@@ -16,7 +16,7 @@ def grant_seats(users: Iterable) -> tuple[list, list]:
     Returns ``(granted, refused)`` lists of users; users who already hold a seat
     count as granted. The pool row is locked so two admins cannot both take the last seat.
     """
-    pool = LicencePool.objects.select_for_update().get(pk=LicencePool.get().pk)
+    pool = LicencePool.locked()
     used = Profile.objects.filter(has_seat=True).count()
     granted, refused = [], []
     for user in users:

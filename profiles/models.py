@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, router, transaction
 from django.utils.translation import gettext_lazy as _
 
 # \Z, not $: "$" would accept a trailing newline ("305\n") and let it reach AMI.
@@ -82,7 +82,7 @@ class Profile(models.Model):
             return
         if self.pk and Profile.objects.filter(pk=self.pk, has_seat=True).exists():
             return  # already holds it: keeping a seat never needs a free one
-        pool = LicencePool.get()
+        pool = LicencePool.locked()
         used = Profile.objects.filter(has_seat=True).exclude(pk=self.pk).count()
         if used >= pool.seats:
             message = _(
@@ -124,6 +124,8 @@ class LicencePool(models.Model):
     def clean(self) -> None:
         """The number of seats may not drop below the seats already granted."""
         super().clean()
+        if self.pk:
+            LicencePool.locked(self.pk)  # no seat is granted meanwhile
         used = self.used
         if self.seats is not None and self.seats < used:
             message = _("%(used)s seats are granted; revoke seats before lowering the total to %(total)s.") % {
@@ -136,6 +138,18 @@ class LicencePool(models.Model):
     def get(cls) -> LicencePool:
         """The single pool row, created on first use."""
         pool, _created = cls.objects.get_or_create(pk=1)
+        return pool
+
+    @classmethod
+    def locked(cls, pk: int | None = None) -> LicencePool:
+        """The pool row, locked until the transaction ends, if there is one (the admin's forms run in one).
+
+        Checking for a free seat and granting it then cannot interleave with another admin doing
+        the same: the second waits for the first to commit, and counts its seat.
+        """
+        pool = cls.get() if pk is None else cls.objects.get(pk=pk)
+        if transaction.get_connection(router.db_for_write(cls)).in_atomic_block:
+            pool = cls.objects.select_for_update().get(pk=pool.pk)
         return pool
 
     @property
