@@ -2,21 +2,13 @@
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 
 from connector import audit
 from connector.consumers import TelephonyConsumer
 from connector.tests.consumer_helpers import connect_user, running_worker
 from connector.tests.test_control import ALICE_CALL, RecordingClient
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_layer():
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = [pytest.mark.usefixtures("fresh_layer"), pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
 
 @database_sync_to_async

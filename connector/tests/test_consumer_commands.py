@@ -4,20 +4,12 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 
 from connector.consumers import FLOOD_LIMIT, MAX_MESSAGE_CHARS, TelephonyConsumer
 from connector.tests.consumer_helpers import connect_user, expect_refusal, running_worker
 from connector.tests.test_control import ALICE_CALL, PbxError, RecordingClient
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_layer():
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = [pytest.mark.usefixtures("fresh_layer"), pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
 
 async def test_invalid_json_gets_an_error_and_the_socket_stays(alice):

@@ -1,7 +1,6 @@
 """The server's errors reach the browser in the language of its page; logs and audit keep English."""
 
 import pytest
-from channels.layers import channel_layers
 from django.utils import translation
 
 from connector import texts
@@ -17,14 +16,7 @@ from connector.tests.consumer_helpers import (
 )
 from connector.tests.test_control import ALICE_CALL, PbxError, RecordingClient
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_layer():
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = [pytest.mark.usefixtures("fresh_layer"), pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
 
 def scope(query: str = "", cookie: str = "", accept: str = "") -> dict:

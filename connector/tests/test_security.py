@@ -7,7 +7,7 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 from django.apps import apps
 from django.contrib import admin
 from django.test import Client
@@ -21,12 +21,7 @@ from profiles.tests.test_licences import inline_data
 
 SECRET = "amI-s3cret-7Qx91"  # distinctive, so a hit anywhere is unambiguous
 
-
-@pytest.fixture(autouse=True)
-def fresh_layer():
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = pytest.mark.usefixtures("fresh_layer")
 
 
 @pytest.mark.django_db

@@ -5,19 +5,11 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 
 from connector.tests.consumer_helpers import communicator, expect_refusal, release_db_connections
 from connector.tokens import InvalidToken, issue_token, user_for_token
 
-pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(autouse=True)
-def fresh_layer():
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = [pytest.mark.usefixtures("fresh_layer"), pytest.mark.timeout(30)]
 
 
 @pytest.mark.django_db
