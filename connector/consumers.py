@@ -48,10 +48,8 @@ REJOIN_INTERVAL = 30.0
 LAYER_LOST = (RedisError, OSError, EOFError)
 # Reconnect and re-join (not 44xx: nothing is wrong with the user). 1011 is daphne's own; apps may not send it.
 CLOSE_LAYER_LOST = 4503
-_layer_lost_logged = 0.0
-SIGNED_OUT = gettext_noop(
-    "You have been signed out."
-)  # a Redis restart ends every socket at once: one log line per 10 s, not one each
+_layer_lost_logged = 0.0  # a Redis restart ends every socket at once: one log line per 10 s, not one each
+SIGNED_OUT = gettext_noop("You have been signed out.")
 
 
 def _live_snapshot(line: str) -> dict:
