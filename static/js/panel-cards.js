@@ -13,7 +13,7 @@
   class CallCards {
     /**
      * @param {HTMLElement} list the <ul> the cards go in
-     * @param {object} panel gives command(message), transfers (a Set of call ids), config, renderEmpty()
+     * @param {object} panel gives command(message), transfers (has(call id): a consultation is under way), config, renderEmpty()
      */
     constructor(list, panel) {
       this.list = list;

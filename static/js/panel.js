@@ -4,7 +4,7 @@
  * incoming-call popup, and click-to-call on every tel: link of the page.
  * Everything that came from the PBX (numbers, caller names) is set with
  * textContent only: a caller name is attacker-controlled text.
- * Requires telephony-socket.js, telephony-popup.js, panel-dom.js and
+ * Requires telephony-socket.js, telephony-popup.js, panel-dom.js, panel-consultations.js and
  * panel-cards.js (loaded before it).
  */
 (function () {
@@ -12,18 +12,6 @@
   const T = window.Telephony;
   const { label, el, button, diallable, formatDuration, partyText } = T.dom;
   const ENDED_CARD_MS = 4000;
-  // Calls with an attended transfer under way, shared by the tabs and kept across page loads: the
-  // panel is on every page, and an operator who moves on while consulting still needs Complete/Cancel.
-  const CONSULTING_KEY = "telephony.consulting";
-
-  function storedConsultations() {
-    try {
-      const ids = JSON.parse(localStorage.getItem(CONSULTING_KEY) || "[]");
-      return Array.isArray(ids) ? ids.filter((id) => typeof id === "string") : [];
-    } catch (e) {
-      return []; // storage blocked or garbled: the buttons come back with the next transfer
-    }
-  }
 
   class Panel {
     constructor(root, config) {
@@ -31,7 +19,7 @@
       this.config = config;
       this.calls = new Map();
       this.popups = new Map();
-      this.transfers = new Set(storedConsultations());
+      this.transfers = new T.Consultations();
       this.endedTimers = new Map();
       this.connectorState = null;
       this.linkState = "connecting";
@@ -76,9 +64,7 @@
       this.nodes.agentSelect.addEventListener("change", () => this.showReasonField());
       this.nodes.toggle.addEventListener("click", () => this.toggleBody());
       // Another tab started, finished or cancelled a consultation.
-      window.addEventListener("storage", (event) => {
-        if (event.key === CONSULTING_KEY) this.restoreConsultations(false);
-      });
+      this.transfers.watch(() => this.restoreConsultations(false));
       // Capture phase: runs before page scripts and before the browser follows the link.
       document.addEventListener("click", (event) => this.onDocumentClick(event), true);
       document.addEventListener("keydown", (event) => {
@@ -130,7 +116,7 @@
     applyCall(call, type) {
       this.calls.set(call.id, call);
       // The caller is back with the operator (consultation cancelled or refused): no transfer is running.
-      if (type === "call.transferred" || type === "call.resumed" || call.state === "ended") this.endConsultation(call.id);
+      if (type === "call.transferred" || type === "call.resumed" || call.state === "ended") this.transfers.end(call.id);
       this.cardView.render(call);
       this.syncPopups();
       if (call.state === "ended" && !this.endedTimers.has(call.id)) {
@@ -145,7 +131,7 @@
       clearTimeout(this.endedTimers.get(id));
       this.endedTimers.delete(id);
       this.calls.delete(id);
-      this.endConsultation(id);
+      this.transfers.end(id);
       this.cardView.remove(id);
       this.syncPopups();
       this.renderEmpty();
@@ -154,13 +140,13 @@
     onResult(msg, command) {
       if (!command) return;
       if (msg.ok) {
-        if (command.type === "transfer" && command.mode === "attended") this.startConsultation(command.call_id);
+        if (command.type === "transfer" && command.mode === "attended") this.transfers.start(command.call_id);
         if (command.type === "agent_state" && msg.data && typeof msg.data.wrap_up_seconds === "number") {
           this.wrapUpUntil = Date.now() + msg.data.wrap_up_seconds * 1000;
           if (this.agent && this.agent.state === "wrap_up") this.renderAgent(this.agent);
         }
         if (command.type === "transfer_complete" || command.type === "transfer_cancel") {
-          this.endConsultation(command.call_id);
+          this.transfers.end(command.call_id);
         }
         if (command.call_id && this.calls.has(command.call_id)) this.cardView.render(this.calls.get(command.call_id));
         if (command.type === "call") this.say("");
@@ -171,40 +157,12 @@
       this.say(label("failed", { message: reason }), true);
     }
 
-    // ---- attended transfers under way ----
-
-    startConsultation(id) {
-      this.transfers.add(id);
-      this.storeConsultations();
-    }
-
-    endConsultation(id) {
-      if (this.transfers.delete(id)) this.storeConsultations();
-    }
-
-    storeConsultations() {
-      try {
-        if (this.transfers.size) localStorage.setItem(CONSULTING_KEY, JSON.stringify(Array.from(this.transfers)));
-        else localStorage.removeItem(CONSULTING_KEY);
-      } catch (e) {
-        // storage blocked: this page still knows
-      }
-    }
-
-    /**
-     * Take the stored consultations of calls this panel shows as answered. After a snapshot the
-     * panel knows every live call of the line, so it also forgets the rest (``prune``); on another
-     * tab's change it only reads, as it may not have seen that tab's newest call yet.
-     */
+    /** Consultations from storage for the calls shown as answered; re-render the cards they change. */
     restoreConsultations(prune) {
       const ongoing = (id) => this.calls.has(id) && ["active", "held"].includes(this.calls.get(id).state);
-      const before = this.transfers;
-      this.transfers = new Set(storedConsultations().filter(ongoing));
-      if (prune) {
-        this.storeConsultations();
-        return;
-      }
-      for (const id of new Set([...before, ...this.transfers])) {
+      const changed = this.transfers.restore(ongoing, prune);
+      if (prune) return; // a snapshot: its calls are rendered next
+      for (const id of changed) {
         if (this.calls.has(id)) this.cardView.render(this.calls.get(id));
       }
     }
