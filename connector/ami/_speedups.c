@@ -371,7 +371,7 @@ fold_get(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static int enabled = 1;         /* set_enabled(False): get() answers through the pure Python code */
 static PyObject *name_text_get; /* "_text_get": Message's get on unsplit text (and the pure path) */
-static PyObject *name_fold;     /* "_fold": Message's case-insensitive lookup by str.lower() */
+static PyObject *name_fold;     /* "_pure_fold": Message's case-insensitive lookup by str.lower() */
 
 static PyObject *
 mb_get(MessageBase *self, PyObject *const *args, Py_ssize_t nargsf, PyObject *kwnames)
@@ -432,7 +432,7 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     name_text_get = PyUnicode_InternFromString("_text_get");
-    name_fold = PyUnicode_InternFromString("_fold");
+    name_fold = PyUnicode_InternFromString("_pure_fold");
     if (name_text_get == NULL || name_fold == NULL || PyType_Ready(&MessageBaseType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&module_def);

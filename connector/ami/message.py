@@ -238,6 +238,10 @@ class Message(accel.MessageBase):
             value = fold_get(self._headers, key, default)
             if value is not NotImplemented:
                 return value
+        return self._pure_fold(key, default)
+
+    def _pure_fold(self, key: str, default: str | None) -> str | None:
+        """The case-insensitive lookup by ``str.lower`` (Unicode keys; the compiled get's fallback)."""
         folded = self._folded
         if folded is None:
             headers = self._headers
